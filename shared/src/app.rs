@@ -1,0 +1,88 @@
+//! The application: configuration plus the storage ports, built once per cold start and shared by
+//! every request of that Lambda instance.
+
+use std::sync::Arc;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+
+use crate::config::{Config, ConfigError};
+use crate::storage::dynamo::DynamoTable;
+use crate::storage::s3::S3BlobStore;
+use crate::storage::{ApiKeyRepo, AssetRepo, BlobStore};
+
+pub struct App {
+    pub config: Config,
+    pub blobs: Arc<dyn BlobStore>,
+    pub assets: Arc<dyn AssetRepo>,
+    pub keys: Arc<dyn ApiKeyRepo>,
+}
+
+/// The AWS-backed adapters, exposed for the admin command and storage tests.
+pub struct AwsStorage {
+    pub blobs: Arc<S3BlobStore>,
+    pub table: Arc<DynamoTable>,
+    pub region: Option<String>,
+}
+
+impl App {
+    pub fn new(
+        config: Config,
+        blobs: Arc<dyn BlobStore>,
+        assets: Arc<dyn AssetRepo>,
+        keys: Arc<dyn ApiKeyRepo>,
+    ) -> Self {
+        Self {
+            config,
+            blobs,
+            assets,
+            keys,
+        }
+    }
+
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self::on_aws(Config::from_env()?).await)
+    }
+
+    pub async fn on_aws(config: Config) -> Self {
+        let storage = AwsStorage::connect(&config).await;
+        Self::new(
+            config,
+            storage.blobs,
+            storage.table.clone(),
+            storage.table,
+        )
+    }
+}
+
+impl AwsStorage {
+    pub async fn connect(config: &Config) -> Self {
+        let tuning = &config.aws;
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(tuning.connect_timeout)
+                    .operation_attempt_timeout(tuning.attempt_timeout)
+                    .operation_timeout(tuning.operation_timeout)
+                    .build(),
+            )
+            .retry_config(RetryConfig::standard().with_max_attempts(tuning.max_attempts));
+        if let Some(endpoint) = &config.aws_endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let sdk = loader.load().await;
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                // Local stand-ins serve buckets by path, not by virtual host names.
+                .force_path_style(config.aws_endpoint_url.is_some())
+                .build(),
+        );
+        let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+        Self {
+            blobs: Arc::new(S3BlobStore::new(s3, &config.bucket_name)),
+            table: Arc::new(DynamoTable::new(dynamo, &config.table_name)),
+            region: sdk.region().map(|r| r.to_string()),
+        }
+    }
+}

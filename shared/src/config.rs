@@ -1,0 +1,199 @@
+//! Every environment variable the service reads, read here once per cold start and validated, so a
+//! misconfigured function fails at start-up with a clear message instead of on a request.
+
+use std::time::Duration;
+
+/// Lambda's synchronous payload limit; request and response bodies are base64-encoded inside it.
+pub const LAMBDA_PAYLOAD_LIMIT: u64 = 6 * 1024 * 1024;
+/// Largest file whose base64 form, plus multipart framing and the event envelope, still fits.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 4 * 1024 * 1024;
+/// Largest object returned inline; base64 makes 4 MiB about 5.6 MB, under the 6 MB response limit.
+pub const DEFAULT_INLINE_MAX_BYTES: u64 = 4 * 1024 * 1024;
+pub const DEFAULT_PRESIGN_TTL_SECS: u64 = 300;
+/// SigV4 presigned URLs cannot live longer than seven days.
+const MAX_PRESIGN_TTL_SECS: u64 = 7 * 24 * 3600;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub table_name: String,
+    pub bucket_name: String,
+    /// Origin (and stage path) of the public API, e.g. `https://assets.example.com`; when absent,
+    /// URLs are derived from each request's host and stage.
+    pub public_base_url: Option<String>,
+    pub presign_ttl: Duration,
+    pub max_upload_bytes: u64,
+    pub inline_max_bytes: u64,
+    /// A local AWS stand-in (moto, LocalStack). Setting it also switches S3 to path-style addressing.
+    pub aws_endpoint_url: Option<String>,
+    pub aws: AwsTuning,
+}
+
+/// Timeouts and retries for every AWS call: a request must fail with 503 well inside the Lambda
+/// timeout rather than hang on a dead dependency.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AwsTuning {
+    pub connect_timeout: Duration,
+    pub attempt_timeout: Duration,
+    pub operation_timeout: Duration,
+    pub max_attempts: u32,
+}
+
+impl Default for AwsTuning {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(2),
+            attempt_timeout: Duration::from_secs(8),
+            operation_timeout: Duration::from_secs(20),
+            max_attempts: 3,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(String);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so tests can supply variables without touching
+    /// the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let required = |name: &str| get(name).ok_or_else(|| ConfigError(format!("{name} is not set")));
+        let number = |name: &str, default: u64| -> Result<u64, ConfigError> {
+            get(name).map_or(Ok(default), |v| {
+                v.parse()
+                    .map_err(|_| ConfigError(format!("{name} must be a whole number, got {v:?}")))
+            })
+        };
+
+        let public_base_url = get("PUBLIC_BASE_URL")
+            .map(|url| validate_url("PUBLIC_BASE_URL", url))
+            .transpose()?;
+        let aws_endpoint_url = get("AWS_ENDPOINT_URL")
+            .map(|url| validate_url("AWS_ENDPOINT_URL", url))
+            .transpose()?;
+
+        let presign_ttl = number("PRESIGN_TTL_SECONDS", DEFAULT_PRESIGN_TTL_SECS)?;
+        if !(2..=MAX_PRESIGN_TTL_SECS).contains(&presign_ttl) {
+            return Err(ConfigError(format!(
+                "PRESIGN_TTL_SECONDS must be between 2 and {MAX_PRESIGN_TTL_SECS}"
+            )));
+        }
+        let max_upload_bytes = number("MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)?;
+        let inline_max_bytes = number("INLINE_MAX_BYTES", DEFAULT_INLINE_MAX_BYTES)?;
+        for (name, value) in [("MAX_UPLOAD_BYTES", max_upload_bytes), ("INLINE_MAX_BYTES", inline_max_bytes)] {
+            // base64 grows a body by 4/3; beyond this the payload cannot fit Lambda's limit at all.
+            if value == 0 || value > LAMBDA_PAYLOAD_LIMIT * 3 / 4 {
+                return Err(ConfigError(format!(
+                    "{name} must be between 1 and {} bytes",
+                    LAMBDA_PAYLOAD_LIMIT * 3 / 4
+                )));
+            }
+        }
+
+        Ok(Self {
+            table_name: required("ASSETS_TABLE")?,
+            bucket_name: required("ASSETS_BUCKET")?,
+            public_base_url,
+            presign_ttl: Duration::from_secs(presign_ttl),
+            max_upload_bytes,
+            inline_max_bytes,
+            aws_endpoint_url,
+            aws: AwsTuning {
+                connect_timeout: Duration::from_millis(number("AWS_CONNECT_TIMEOUT_MS", 2_000)?),
+                attempt_timeout: Duration::from_millis(number("AWS_ATTEMPT_TIMEOUT_MS", 8_000)?),
+                operation_timeout: Duration::from_millis(number("AWS_OPERATION_TIMEOUT_MS", 20_000)?),
+                max_attempts: number("AWS_MAX_ATTEMPTS", 3)?.clamp(1, 10) as u32,
+            },
+        })
+    }
+}
+
+fn validate_url(name: &str, url: String) -> Result<String, ConfigError> {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(url.trim_end_matches('/').to_owned())
+    } else {
+        Err(ConfigError(format!("{name} must be an http(s) URL, got {url:?}")))
+    }
+}
+
+/// Log settings are read before anything else so start-up errors are logged in the right format:
+/// JSON whenever running inside Lambda (or asked for), plain text for a terminal. The filter is
+/// `RUST_LOG` verbatim when set, else the level from `LOG_LEVEL` / `AWS_LAMBDA_LOG_LEVEL` for our
+/// code with the AWS SDK and HTTP stack held at `warn` (their debug output includes request details).
+pub fn log_settings() -> (LogFormat, String) {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let json = match var("LOG_FORMAT").as_deref() {
+        Some(v) => v.eq_ignore_ascii_case("json"),
+        None => var("AWS_LAMBDA_FUNCTION_NAME").is_some(),
+    };
+    let filter = var("RUST_LOG").unwrap_or_else(|| {
+        let level = var("LOG_LEVEL")
+            .or_else(|| var("AWS_LAMBDA_LOG_LEVEL"))
+            .unwrap_or_else(|| "info".to_owned())
+            .to_ascii_lowercase();
+        let quiet = ["aws_config", "aws_smithy_runtime", "aws_smithy_runtime_api", "aws_sdk_s3",
+            "aws_sdk_dynamodb", "hyper", "hyper_util", "h2", "rustls", "lambda_runtime", "lambda_http"];
+        quiet.iter().fold(level, |f, target| format!("{f},{target}=warn"))
+    });
+    (if json { LogFormat::Json } else { LogFormat::Text }, filter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_fit_the_lambda_payload_limit() {
+        let c = config(&[("ASSETS_TABLE", "t"), ("ASSETS_BUCKET", "b")]).unwrap();
+        assert_eq!(c.max_upload_bytes, DEFAULT_MAX_UPLOAD_BYTES);
+        assert!(c.max_upload_bytes * 4 / 3 + 64 * 1024 < LAMBDA_PAYLOAD_LIMIT);
+        assert!(c.inline_max_bytes * 4 / 3 < LAMBDA_PAYLOAD_LIMIT);
+        assert_eq!(c.presign_ttl, Duration::from_secs(300));
+        assert_eq!(c.public_base_url, None);
+        assert_eq!(c.aws, AwsTuning::default());
+    }
+
+    #[test]
+    fn values_are_validated() {
+        assert!(config(&[("ASSETS_BUCKET", "b")]).is_err());
+        let base = [("ASSETS_TABLE", "t"), ("ASSETS_BUCKET", "b")];
+        for bad in [
+            ("PRESIGN_TTL_SECONDS", "0"),
+            ("PRESIGN_TTL_SECONDS", "soon"),
+            ("MAX_UPLOAD_BYTES", "99999999"),
+            ("INLINE_MAX_BYTES", "0"),
+            ("PUBLIC_BASE_URL", "example.com"),
+        ] {
+            let mut vars = base.to_vec();
+            vars.push(bad);
+            assert!(config(&vars).is_err(), "{bad:?} accepted");
+        }
+        let c = config(&[
+            ("ASSETS_TABLE", "t"),
+            ("ASSETS_BUCKET", "b"),
+            ("PUBLIC_BASE_URL", "https://cdn.example.com/prod/"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+        ])
+        .unwrap();
+        assert_eq!(c.public_base_url.as_deref(), Some("https://cdn.example.com/prod"));
+        assert_eq!(c.aws_endpoint_url.as_deref(), Some("http://127.0.0.1:4566"));
+    }
+}

@@ -1,0 +1,254 @@
+use std::fmt;
+use std::str::FromStr;
+
+use super::content::DetectedContent;
+use super::{AssetKey, CompanyId};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum AssetType {
+    Image,
+    Document,
+    Video,
+    Audio,
+    Other,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("assetType must be one of IMAGE, DOCUMENT, VIDEO, AUDIO, OTHER")]
+pub struct UnknownAssetType;
+
+impl AssetType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Image => "IMAGE",
+            Self::Document => "DOCUMENT",
+            Self::Video => "VIDEO",
+            Self::Audio => "AUDIO",
+            Self::Other => "OTHER",
+        }
+    }
+}
+
+impl FromStr for AssetType {
+    type Err = UnknownAssetType;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        [Self::Image, Self::Document, Self::Video, Self::Audio, Self::Other]
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(raw.trim()))
+            .ok_or(UnknownAssetType)
+    }
+}
+
+impl fmt::Display for AssetType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who may read an asset: private ones only its company, public ones anyone holding the URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Visibility {
+    Private,
+    Public,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Private => "private",
+            Self::Public => "public",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "private" => Some(Self::Private),
+            "public" => Some(Self::Public),
+            _ => None,
+        }
+    }
+}
+
+/// Everything known about a stored asset. The bytes live in the blob store under `object_key`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Asset {
+    pub id: String,
+    pub key: AssetKey,
+    pub company_id: CompanyId,
+    pub name: String,
+    pub asset_type: AssetType,
+    pub visibility: Visibility,
+    pub content_type: String,
+    pub size: u64,
+    /// Hex SHA-256 of the bytes: the checksum partners can verify and the source of the ETag.
+    pub sha256: String,
+    pub object_key: String,
+    pub created_ms: i64,
+    pub modified_ms: i64,
+    pub deleted: bool,
+}
+
+/// The facts an upload establishes before anything is stored.
+pub struct NewAsset<'a> {
+    pub company_id: CompanyId,
+    pub name: String,
+    pub visibility: Visibility,
+    pub content: &'a DetectedContent,
+    pub bytes: &'a [u8],
+    pub now_ms: i64,
+}
+
+impl Asset {
+    pub fn create(new: NewAsset<'_>) -> Self {
+        use sha2::{Digest, Sha256};
+
+        let key = AssetKey::generate();
+        let object_key = Self::object_key_for(&new.company_id, &key);
+        Self {
+            id: uuid_v4(),
+            object_key,
+            key,
+            company_id: new.company_id,
+            name: new.name,
+            asset_type: new.content.asset_type,
+            visibility: new.visibility,
+            content_type: new.content.mime.to_owned(),
+            size: new.bytes.len() as u64,
+            sha256: super::api_key::hex(&Sha256::digest(new.bytes)),
+            created_ms: new.now_ms,
+            modified_ms: new.now_ms,
+            deleted: false,
+        }
+    }
+
+    /// Objects sit under a per-company prefix so a bucket policy or a lifecycle rule can address one
+    /// partner's data, and the asset key keeps every upload apart.
+    pub fn object_key_for(company: &CompanyId, key: &AssetKey) -> String {
+        format!("companies/{company}/assets/{key}/original")
+    }
+
+    /// The one access rule: a deleted asset is nobody's, a public one is everybody's, a private one
+    /// belongs to its company alone.
+    pub fn readable_by(&self, reader: Option<&CompanyId>) -> bool {
+        if self.deleted {
+            return false;
+        }
+        match self.visibility {
+            Visibility::Public => true,
+            Visibility::Private => reader == Some(&self.company_id),
+        }
+    }
+
+    /// A strong validator: the content never changes under a key, so its hash identifies it.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.sha256)
+    }
+}
+
+fn uuid_v4() -> String {
+    let mut b = super::random_bytes::<16>();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = super::api_key::hex(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::detect_content;
+
+    fn asset(visibility: Visibility) -> Asset {
+        let bytes = b"%PDF-1.4\n%...";
+        let content = detect_content(bytes, None).unwrap();
+        Asset::create(NewAsset {
+            company_id: CompanyId::parse("acme").unwrap(),
+            name: "doc".into(),
+            visibility,
+            content: &content,
+            bytes,
+            now_ms: 1,
+        })
+    }
+
+    #[test]
+    fn private_assets_are_readable_only_by_their_company() {
+        let a = asset(Visibility::Private);
+        let acme = CompanyId::parse("acme").unwrap();
+        let other = CompanyId::parse("globex").unwrap();
+        assert!(a.readable_by(Some(&acme)));
+        assert!(!a.readable_by(Some(&other)));
+        assert!(!a.readable_by(None));
+    }
+
+    #[test]
+    fn public_assets_are_readable_by_anyone_until_deleted() {
+        let mut a = asset(Visibility::Public);
+        assert!(a.readable_by(None));
+        a.deleted = true;
+        assert!(!a.readable_by(None));
+        assert!(!a.readable_by(Some(&a.company_id.clone())));
+    }
+
+    #[test]
+    fn created_asset_has_prefixed_object_key_and_checksum() {
+        let a = asset(Visibility::Private);
+        assert_eq!(
+            a.object_key,
+            format!("companies/acme/assets/{}/original", a.key)
+        );
+        assert_eq!(a.sha256.len(), 64);
+        assert_eq!(a.etag(), format!("\"{}\"", a.sha256));
+        assert_eq!(a.id.len(), 36);
+        assert_eq!(&a.id[14..15], "4");
+    }
+
+    #[test]
+    fn asset_type_parses_case_insensitively() {
+        assert_eq!("image".parse::<AssetType>().unwrap(), AssetType::Image);
+        assert_eq!("DOCUMENT".parse::<AssetType>().unwrap(), AssetType::Document);
+        assert!("picture".parse::<AssetType>().is_err());
+    }
+}
+
+/// Longest asset name accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 255;
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("name must be at most {MAX_NAME_CHARS} characters")]
+pub struct NameTooLong;
+
+/// Cleans a client-supplied asset name: control characters (CR/LF included) are dropped so the name
+/// can never split a header or a log line, and surrounding space is trimmed. `Ok(None)` when nothing
+/// is left.
+pub fn clean_asset_name(raw: &str) -> Result<Option<String>, NameTooLong> {
+    let cleaned: String = raw.chars().filter(|c| !c.is_control()).collect();
+    let cleaned = cleaned.trim();
+    if cleaned.chars().count() > MAX_NAME_CHARS {
+        return Err(NameTooLong);
+    }
+    Ok((!cleaned.is_empty()).then(|| cleaned.to_owned()))
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn names_lose_control_characters_and_space() {
+        assert_eq!(clean_asset_name("  a\r\nb\t.pdf "), Ok(Some("ab.pdf".into())));
+        assert_eq!(clean_asset_name(" \r\n "), Ok(None));
+        assert_eq!(clean_asset_name("../x/y.png"), Ok(Some("../x/y.png".into())));
+        assert_eq!(clean_asset_name(&"é".repeat(255)).unwrap().unwrap().chars().count(), 255);
+        assert_eq!(clean_asset_name(&"é".repeat(256)), Err(NameTooLong));
+    }
+}

@@ -1,0 +1,289 @@
+//! Content policy: the type of an upload comes from its bytes (magic numbers via `infer`), never
+//! from the client's `Content-Type` or filename, and only an allow-list of passive formats is kept.
+
+use super::AssetType;
+
+/// What the bytes turned out to be, and how they may be served.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DetectedContent {
+    pub mime: &'static str,
+    pub extension: &'static str,
+    pub asset_type: AssetType,
+    /// Browsers render these as pictures and nothing else, so they may be shown inline; everything
+    /// else is served as a download.
+    pub inline_safe: bool,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ContentRejection {
+    #[error("the file is empty")]
+    Empty,
+    #[error("content of type {0} is not accepted")]
+    NotAllowed(String),
+    #[error("markup (HTML, SVG, XML) can carry script and is not accepted")]
+    Markup,
+    #[error("the content could not be identified as an accepted format")]
+    Unrecognised,
+    #[error("assetType {declared} does not match the content, which is {detected} ({mime})")]
+    TypeMismatch {
+        declared: AssetType,
+        detected: AssetType,
+        mime: &'static str,
+    },
+}
+
+struct Allowed {
+    mime: &'static str,
+    extension: &'static str,
+    asset_type: AssetType,
+    inline_safe: bool,
+}
+
+const fn allow(
+    mime: &'static str,
+    extension: &'static str,
+    asset_type: AssetType,
+    inline_safe: bool,
+) -> Allowed {
+    Allowed {
+        mime,
+        extension,
+        asset_type,
+        inline_safe,
+    }
+}
+
+use AssetType::{Audio, Document, Image, Other, Video};
+
+/// Binary formats detected by `infer` that the service keeps. Scripts, executables, HTML/XML, fonts,
+/// archives other than plain zip and everything unknown are refused.
+const ALLOWED: &[Allowed] = &[
+    allow("image/jpeg", "jpg", Image, true),
+    allow("image/png", "png", Image, true),
+    allow("image/gif", "gif", Image, true),
+    allow("image/webp", "webp", Image, true),
+    allow("image/avif", "avif", Image, true),
+    allow("image/heif", "heic", Image, true),
+    allow("image/bmp", "bmp", Image, true),
+    allow("image/tiff", "tiff", Image, false),
+    allow("application/pdf", "pdf", Document, false),
+    allow("application/rtf", "rtf", Document, false),
+    allow("application/msword", "doc", Document, false),
+    allow("application/vnd.ms-excel", "xls", Document, false),
+    allow("application/vnd.ms-powerpoint", "ppt", Document, false),
+    allow(
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "docx",
+        Document,
+        false,
+    ),
+    allow(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "xlsx",
+        Document,
+        false,
+    ),
+    allow(
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "pptx",
+        Document,
+        false,
+    ),
+    allow("application/vnd.oasis.opendocument.text", "odt", Document, false),
+    allow("application/vnd.oasis.opendocument.spreadsheet", "ods", Document, false),
+    allow("application/vnd.oasis.opendocument.presentation", "odp", Document, false),
+    allow("video/mp4", "mp4", Video, false),
+    allow("video/webm", "webm", Video, false),
+    allow("video/quicktime", "mov", Video, false),
+    allow("audio/mpeg", "mp3", Audio, false),
+    allow("audio/m4a", "m4a", Audio, false),
+    allow("audio/ogg", "ogg", Audio, false),
+    allow("audio/x-flac", "flac", Audio, false),
+    allow("audio/x-wav", "wav", Audio, false),
+    allow("audio/aac", "aac", Audio, false),
+    allow("application/zip", "zip", Other, false),
+];
+
+const PLAIN_TEXT: Allowed = allow("text/plain; charset=utf-8", "txt", Document, false);
+const CSV: Allowed = allow("text/csv; charset=utf-8", "csv", Document, false);
+
+/// How much of a text file is inspected for markup; markup shows itself at the start.
+const MARKUP_SCAN_BYTES: usize = 4096;
+
+/// Identifies `bytes` and applies the allow-list. `filename` is only consulted to tell CSV from
+/// plain text once the bytes are known to be harmless UTF-8 text.
+pub fn detect_content(
+    bytes: &[u8],
+    filename: Option<&str>,
+) -> Result<DetectedContent, ContentRejection> {
+    if bytes.is_empty() {
+        return Err(ContentRejection::Empty);
+    }
+    if let Some(kind) = infer::get(bytes) {
+        let mime = kind.mime_type();
+        if matches!(mime, "text/html" | "text/xml" | "image/svg+xml") {
+            return Err(ContentRejection::Markup);
+        }
+        return ALLOWED
+            .iter()
+            .find(|a| a.mime == mime)
+            .map(Allowed::detected)
+            .ok_or_else(|| ContentRejection::NotAllowed(mime.to_owned()));
+    }
+    let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
+        .map_err(|_| ContentRejection::Unrecognised)?;
+    if text.contains('\0') {
+        return Err(ContentRejection::Unrecognised);
+    }
+    if looks_like_markup(text) {
+        return Err(ContentRejection::Markup);
+    }
+    let is_csv = filename.is_some_and(|f| f.to_ascii_lowercase().ends_with(".csv"));
+    Ok(if is_csv { CSV } else { PLAIN_TEXT }.detected())
+}
+
+impl Allowed {
+    fn detected(&self) -> DetectedContent {
+        DetectedContent {
+            mime: self.mime,
+            extension: self.extension,
+            asset_type: self.asset_type,
+            inline_safe: self.inline_safe,
+        }
+    }
+}
+
+impl DetectedContent {
+    /// The client's `assetType` is a claim to check, not a label to trust.
+    pub fn check_declared(&self, declared: Option<AssetType>) -> Result<(), ContentRejection> {
+        match declared {
+            Some(declared) if declared != self.asset_type => Err(ContentRejection::TypeMismatch {
+                declared,
+                detected: self.asset_type,
+                mime: self.mime,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn looks_like_markup(text: &str) -> bool {
+    let head = &text[..floor_char_boundary(text, MARKUP_SCAN_BYTES)];
+    if head.trim_start().starts_with('<') {
+        return true;
+    }
+    let lower = head.to_ascii_lowercase();
+    ["<script", "<html", "<svg", "<!doctype", "<iframe", "<?xml", "<body"]
+        .iter()
+        .any(|tag| lower.contains(tag))
+}
+
+fn floor_char_boundary(text: &str, max: usize) -> usize {
+    if text.len() <= max {
+        return text.len();
+    }
+    (0..=max).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0)
+}
+
+/// A download filename for `name`: the asset's name with the detected extension added when the name
+/// has none, so a saved file opens with the right program.
+pub fn display_filename(name: &str, extension: &str) -> String {
+    let has_extension = name
+        .rsplit_once('.')
+        .is_some_and(|(stem, ext)| !stem.is_empty() && !ext.is_empty() && !ext.contains(' '));
+    if has_extension || extension.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{name}.{extension}")
+    }
+}
+
+/// The extension the allow-list gives a stored content type (used when serving).
+pub fn extension_for(mime: &str) -> &'static str {
+    ALLOWED
+        .iter()
+        .chain([&PLAIN_TEXT, &CSV])
+        .find(|a| a.mime == mime)
+        .map_or("", |a| a.extension)
+}
+
+/// Whether a stored content type may be rendered inline by a browser.
+pub fn inline_safe(mime: &str) -> bool {
+    ALLOWED.iter().any(|a| a.mime == mime && a.inline_safe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0";
+    const JPEG: &[u8] = b"\xFF\xD8\xFF\xE0\0\x10JFIF\0";
+    const PDF: &[u8] = b"%PDF-1.7\n1 0 obj\n";
+
+    #[test]
+    fn images_and_documents_are_detected_from_bytes() {
+        let png = detect_content(PNG, Some("photo.jpg")).unwrap();
+        assert_eq!((png.mime, png.asset_type, png.inline_safe), ("image/png", Image, true));
+        let jpeg = detect_content(JPEG, None).unwrap();
+        assert_eq!(jpeg.mime, "image/jpeg");
+        let pdf = detect_content(PDF, Some("x.png")).unwrap();
+        assert_eq!((pdf.mime, pdf.asset_type, pdf.inline_safe), ("application/pdf", Document, false));
+    }
+
+    #[test]
+    fn plain_text_and_csv() {
+        let txt = detect_content("hello, wörld\n".as_bytes(), Some("notes")).unwrap();
+        assert_eq!(txt.mime, "text/plain; charset=utf-8");
+        let csv = detect_content(b"a,b\n1,2\n", Some("DATA.CSV")).unwrap();
+        assert_eq!((csv.mime, csv.asset_type), ("text/csv; charset=utf-8", Document));
+    }
+
+    #[test]
+    fn active_content_is_refused() {
+        for body in [
+            &b"<!DOCTYPE html><html><script>alert(1)</script>"[..],
+            b"  <svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"alert(1)\"/>",
+            b"<?xml version=\"1.0\"?><svg/>",
+            b"hello <script>alert(1)</script>",
+        ] {
+            assert_eq!(detect_content(body, Some("a.txt")), Err(ContentRejection::Markup));
+        }
+        let mut elf = b"\x7FELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0".to_vec();
+        elf.resize(64, 0);
+        assert!(matches!(detect_content(&elf, None), Err(ContentRejection::NotAllowed(_))));
+    }
+
+    #[test]
+    fn binary_garbage_and_empty_files_are_refused() {
+        assert_eq!(detect_content(b"", None), Err(ContentRejection::Empty));
+        assert_eq!(detect_content(b"\0\x01\x02\xff\xfe", None), Err(ContentRejection::Unrecognised));
+        assert_eq!(detect_content(b"abc\0def", None), Err(ContentRejection::Unrecognised));
+    }
+
+    #[test]
+    fn declared_type_must_agree() {
+        let png = detect_content(PNG, None).unwrap();
+        assert!(png.check_declared(None).is_ok());
+        assert!(png.check_declared(Some(Image)).is_ok());
+        assert!(matches!(
+            png.check_declared(Some(Document)),
+            Err(ContentRejection::TypeMismatch { detected: Image, .. })
+        ));
+    }
+
+    #[test]
+    fn filenames_gain_a_missing_extension() {
+        assert_eq!(display_filename("report", "pdf"), "report.pdf");
+        assert_eq!(display_filename("report.PDF", "pdf"), "report.PDF");
+        assert_eq!(display_filename(".hidden", "txt"), ".hidden.txt");
+    }
+
+    #[test]
+    fn stored_types_map_back_to_serving_rules() {
+        assert_eq!(extension_for("image/jpeg"), "jpg");
+        assert_eq!(extension_for("text/csv; charset=utf-8"), "csv");
+        assert!(inline_safe("image/webp"));
+        assert!(!inline_safe("application/pdf"));
+        assert!(!inline_safe("image/svg+xml"));
+    }
+}

@@ -1,0 +1,18 @@
+//! Pure business rules: what an asset is, who may read it, which content is accepted and how
+//! partner keys look. Nothing in here knows about HTTP, Lambda or AWS.
+
+mod api_key;
+mod asset;
+mod content;
+mod ids;
+
+pub use api_key::{ApiKeyHash, ApiKeyRecord, ApiKeySecret};
+pub use asset::{
+    Asset, AssetType, MAX_NAME_CHARS, NameTooLong, NewAsset, UnknownAssetType, Visibility,
+    clean_asset_name,
+};
+pub use content::{
+    ContentRejection, DetectedContent, detect_content, display_filename,
+    extension_for as content_extension, inline_safe as content_inline_safe,
+};
+pub use ids::{AssetKey, CompanyId, InvalidCompanyId, random_bytes};

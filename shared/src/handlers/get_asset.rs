@@ -1,0 +1,72 @@
+use headers::{ETag, HeaderMapExt, IfNoneMatch};
+use lambda_http::{Body, Request, Response};
+
+use crate::app::App;
+use crate::auth;
+use crate::domain::Asset;
+use crate::http::{
+    ApiError, AssetHeaders, asset_key_param, asset_response, handle_error_flag, not_modified,
+    observed, presented_api_key, redirect,
+};
+use crate::storage::PresignedGet;
+
+/// `GET /api/v1/partner/asset/{assetKey}`.
+pub async fn get_asset(app: &App, req: Request) -> Response<Body> {
+    observed("GET /{assetKey}", req, |req| async move {
+        match handle_error_flag(&req) {
+            Ok(placeholder) => try_get(app, &req)
+                .await
+                .unwrap_or_else(|err| err.into_response(placeholder)),
+            Err(err) => err.into_response(false),
+        }
+    })
+    .await
+}
+
+async fn try_get(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let reader = auth::company_for_key(app.keys.as_ref(), presented_api_key(req)?).await?;
+    let key = asset_key_param(req)?;
+    // Unknown, deleted and other companies' private assets all look the same: not found.
+    let asset = app
+        .assets
+        .find(&key)
+        .await?
+        .filter(|asset| asset.readable_by(reader.as_ref()))
+        .ok_or(ApiError::NotFound)?;
+    let headers = AssetHeaders::for_asset(&asset);
+    if client_copy_is_current(req, &asset) {
+        return Ok(not_modified(&headers));
+    }
+    if asset.size <= app.config.inline_max_bytes {
+        let bytes = app.blobs.get(&asset.object_key).await?.ok_or_else(|| {
+            tracing::error!(asset_key = %asset.key, "metadata exists but the object is missing");
+            ApiError::Internal
+        })?;
+        return Ok(asset_response(&headers, Vec::from(bytes)));
+    }
+    // Too large for a Lambda response: hand the client a short-lived direct download.
+    let cache_control = AssetHeaders::presigned_cache_control(app.config.presign_ttl);
+    let url = app
+        .blobs
+        .presign_get(
+            &asset.object_key,
+            &PresignedGet {
+                expires_in: app.config.presign_ttl,
+                content_type: headers.content_type.clone(),
+                content_disposition: headers.content_disposition.clone(),
+                cache_control: cache_control.clone(),
+            },
+        )
+        .await?;
+    Ok(redirect(&url, &headers, &cache_control))
+}
+
+fn client_copy_is_current(req: &Request, asset: &Asset) -> bool {
+    let Some(if_none_match) = req.headers().typed_get::<IfNoneMatch>() else {
+        return false;
+    };
+    asset
+        .etag()
+        .parse::<ETag>()
+        .is_ok_and(|etag| !if_none_match.precondition_passes(&etag))
+}

@@ -1,0 +1,120 @@
+use bytes::Bytes;
+use lambda_http::http::{StatusCode, header};
+use lambda_http::{Body, Request, Response};
+
+use crate::app::App;
+use crate::auth::{self, AuthError, now_ms};
+use crate::domain::{Asset, AssetType, NewAsset, Visibility, clean_asset_name, detect_content};
+use crate::http::{
+    ApiError, CompanyAsset, base_url, json_response, observed, parse_upload_form,
+    presented_api_key,
+};
+
+/// Name given to an upload that has neither a `name` field nor a usable filename.
+const FALLBACK_NAME: &str = "asset";
+
+/// `POST /api/v1/partner/asset/upload/{private|public}`.
+pub async fn upload(app: &App, visibility: Visibility, req: Request) -> Response<Body> {
+    let route = match visibility {
+        Visibility::Private => "POST /upload/private",
+        Visibility::Public => "POST /upload/public",
+    };
+    observed(route, req, |req| async move {
+        try_upload(app, visibility, req)
+            .await
+            .unwrap_or_else(|err| err.into_response(false))
+    })
+    .await
+}
+
+async fn try_upload(
+    app: &App,
+    visibility: Visibility,
+    req: Request,
+) -> Result<Response<Body>, ApiError> {
+    let company_id = auth::company_for_key(app.keys.as_ref(), presented_api_key(&req)?)
+        .await?
+        .ok_or(AuthError::Missing)?;
+    let base = base_url(&app.config, &req);
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let form = parse_upload_form(
+        content_type.as_deref(),
+        body_bytes(req.into_body()),
+        app.config.max_upload_bytes,
+    )
+    .await?;
+
+    let declared = form
+        .asset_type
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::parse::<AssetType>)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid_field", e.to_string()))?;
+    let content = detect_content(&form.file, form.filename.as_deref())?;
+    content.check_declared(declared)?;
+    let name = choose_name(form.name.as_deref(), form.filename.as_deref())?;
+
+    let asset = Asset::create(NewAsset {
+        company_id,
+        name,
+        visibility,
+        content: &content,
+        bytes: &form.file,
+        now_ms: now_ms(),
+    });
+    store(app, &asset, form.file).await?;
+    let location = app.blobs.location(&asset.object_key);
+    Ok(json_response(
+        StatusCode::OK,
+        &CompanyAsset::new(&asset, &base, location),
+    ))
+}
+
+/// Bytes first, then metadata: metadata must never point at missing bytes. If the metadata write
+/// fails, the object is removed again so a failed upload leaves nothing behind.
+async fn store(app: &App, asset: &Asset, bytes: Bytes) -> Result<(), ApiError> {
+    app.blobs
+        .put(&asset.object_key, bytes, &asset.content_type)
+        .await?;
+    if let Err(err) = app.assets.insert(asset).await {
+        if let Err(cleanup) = app.blobs.delete(&asset.object_key).await {
+            tracing::error!(
+                object_key = %asset.object_key,
+                error = %cleanup,
+                "could not remove the object of a failed upload"
+            );
+        }
+        return Err(err.into());
+    }
+    Ok(())
+}
+
+/// The `name` field wins; else the file part's filename without any client path; else a fallback.
+fn choose_name(name: Option<&str>, filename: Option<&str>) -> Result<String, ApiError> {
+    if let Some(name) = name {
+        let cleaned = clean_asset_name(name)
+            .map_err(|e| ApiError::bad_request("invalid_field", e.to_string()))?;
+        if let Some(cleaned) = cleaned {
+            return Ok(cleaned);
+        }
+    }
+    let from_file = filename
+        .map(|f| f.rsplit(['/', '\\']).next().unwrap_or(f))
+        .map(|f| f.chars().take(crate::domain::MAX_NAME_CHARS).collect::<String>())
+        .and_then(|f| clean_asset_name(&f).ok().flatten());
+    Ok(from_file.unwrap_or_else(|| FALLBACK_NAME.to_owned()))
+}
+
+fn body_bytes(body: Body) -> Bytes {
+    match body {
+        Body::Text(text) => Bytes::from(text.into_bytes()),
+        Body::Binary(bytes) => Bytes::from(bytes),
+        _ => Bytes::new(),
+    }
+}

@@ -1,0 +1,72 @@
+use serde::Serialize;
+
+use crate::domain::{Asset, AssetType, Visibility};
+
+/// The contract's `CompanyAsset` object, field names exactly as in `assets-api.txt`, plus a few
+/// extra facts partners find useful (content type, size, checksum).
+#[derive(Debug, Serialize)]
+pub struct CompanyAsset {
+    pub id: String,
+    #[serde(rename = "companyId")]
+    pub company_id: String,
+    pub created: i64,
+    pub modified: i64,
+    pub deleted: bool,
+    pub updated: bool,
+    pub name: String,
+    pub key: String,
+    #[serde(rename = "type")]
+    pub asset_type: AssetType,
+    #[serde(rename = "publicURL")]
+    pub public_url: Option<String>,
+    pub active: bool,
+    pub priority: i32,
+    pub secured: bool,
+    #[serde(rename = "thumbURL")]
+    pub thumb_url: Option<String>,
+    #[serde(rename = "mediumURL")]
+    pub medium_url: Option<String>,
+    #[serde(rename = "largeURL")]
+    pub large_url: Option<String>,
+    #[serde(rename = "largeX2URL")]
+    pub large_x2_url: Option<String>,
+    #[serde(rename = "origURL")]
+    pub orig_url: String,
+    #[serde(rename = "platformFileUrl")]
+    pub platform_file_url: String,
+    #[serde(rename = "contentType")]
+    pub content_type: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+impl CompanyAsset {
+    /// `base_url` is the API's absolute origin; `location` names the stored object.
+    pub fn new(asset: &Asset, base_url: &str, location: String) -> Self {
+        let orig_url = format!("{base_url}/api/v1/partner/asset/{}", asset.key);
+        Self {
+            id: asset.id.clone(),
+            company_id: asset.company_id.to_string(),
+            created: asset.created_ms,
+            modified: asset.modified_ms,
+            deleted: asset.deleted,
+            updated: asset.modified_ms != asset.created_ms,
+            name: asset.name.clone(),
+            key: asset.key.to_string(),
+            asset_type: asset.asset_type,
+            public_url: (asset.visibility == Visibility::Public).then(|| orig_url.clone()),
+            active: !asset.deleted,
+            priority: 0,
+            secured: asset.visibility == Visibility::Private,
+            thumb_url: None,
+            medium_url: None,
+            large_url: None,
+            large_x2_url: None,
+            orig_url,
+            platform_file_url: location,
+            content_type: asset.content_type.clone(),
+            size: asset.size,
+            sha256: asset.sha256.clone(),
+        }
+    }
+}

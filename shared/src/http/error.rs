@@ -1,0 +1,182 @@
+use lambda_http::http::{StatusCode, header};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+use super::placeholder::placeholder_response;
+use crate::auth::AuthError;
+use crate::domain::ContentRejection;
+use crate::storage::StorageError;
+
+/// Every way a request can fail, as the client sees it. This is the only place that decides
+/// statuses and error codes; internals (SDK messages, paths) never reach the body.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("asset not found")]
+    NotFound,
+    #[error("the file is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: u64 },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("storage is temporarily unavailable, please retry")]
+    StorageUnavailable,
+    #[error("the request could not be completed")]
+    Internal,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { code, .. } => code,
+            Self::Unauthorized(_) => "unauthorized",
+            Self::NotFound => "not_found",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::Unprocessable(_) => "asset_type_mismatch",
+            Self::StorageUnavailable => "storage_unavailable",
+            Self::Internal => "internal",
+        }
+    }
+
+    /// The JSON error answer, or with `placeholder` (GET's `handleError=true`) an image body under
+    /// the same truthful status, so an `<img>` shows something instead of a broken icon.
+    pub fn into_response(self, placeholder: bool) -> Response<Body> {
+        if placeholder {
+            return placeholder_response(self.status());
+        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message: self.to_string(),
+            },
+        };
+        let mut builder = Response::builder()
+            .status(self.status())
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CACHE_CONTROL, "no-store")
+            .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+        if matches!(self, Self::Unauthorized(_)) {
+            builder = builder.header(header::WWW_AUTHENTICATE, "Bearer realm=\"assets\"");
+        }
+        builder
+            .body(Body::from(
+                serde_json::to_string(&body).expect("error body serialises"),
+            ))
+            .expect("static error response is valid")
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(err: StorageError) -> Self {
+        tracing::error!(error = %err, "storage call failed");
+        match err {
+            StorageError::Unavailable(_) => Self::StorageUnavailable,
+            StorageError::AlreadyExists | StorageError::Corrupt(_) => Self::Internal,
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Missing => Self::Unauthorized("an API key is required (X-Api-Key header)"),
+            AuthError::Invalid => Self::Unauthorized("the API key is not valid"),
+            AuthError::Storage(err) => err.into(),
+        }
+    }
+}
+
+impl From<ContentRejection> for ApiError {
+    fn from(err: ContentRejection) -> Self {
+        match err {
+            ContentRejection::Empty => Self::bad_request("empty_file", err.to_string()),
+            ContentRejection::TypeMismatch { .. } => Self::Unprocessable(err.to_string()),
+            ContentRejection::NotAllowed(_)
+            | ContentRejection::Markup
+            | ContentRejection::Unrecognised => Self::UnsupportedMediaType(err.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(err: ApiError) -> (u16, serde_json::Value) {
+        let response = err.into_response(false);
+        let value = serde_json::from_slice(response.body().as_ref()).unwrap();
+        (response.status().as_u16(), value)
+    }
+
+    #[test]
+    fn errors_are_json_with_code_and_message() {
+        let (status, body) = json(ApiError::PayloadTooLarge { limit: 10 });
+        assert_eq!(status, 413);
+        assert_eq!(body["error"]["code"], "payload_too_large");
+        assert!(body["error"]["message"].as_str().unwrap().contains("10 bytes"));
+    }
+
+    #[test]
+    fn storage_internals_never_reach_the_client() {
+        let err: ApiError =
+            StorageError::Unavailable("dispatch failure: connection refused 127.0.0.1".into()).into();
+        let (status, body) = json(err);
+        assert_eq!(status, 503);
+        assert!(!body.to_string().contains("127.0.0.1"));
+    }
+
+    #[test]
+    fn content_rejections_map_to_415_422_400() {
+        let cases: [(ContentRejection, u16); 3] = [
+            (ContentRejection::Markup, 415),
+            (
+                ContentRejection::TypeMismatch {
+                    declared: crate::domain::AssetType::Image,
+                    detected: crate::domain::AssetType::Document,
+                    mime: "application/pdf",
+                },
+                422,
+            ),
+            (ContentRejection::Empty, 400),
+        ];
+        for (rejection, status) in cases {
+            assert_eq!(ApiError::from(rejection).status().as_u16(), status);
+        }
+    }
+}

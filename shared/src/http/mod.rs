@@ -1,0 +1,17 @@
+//! The HTTP edge: reading requests (multipart, headers, query), building responses, and the single
+//! place where errors become statuses and JSON bodies.
+
+mod company_asset;
+mod error;
+mod multipart;
+mod observe;
+mod placeholder;
+mod request;
+mod response;
+
+pub use company_asset::CompanyAsset;
+pub use error::ApiError;
+pub use multipart::{UploadForm, parse_upload_form};
+pub use observe::observed;
+pub use request::{asset_key_param, base_url, handle_error_flag, presented_api_key};
+pub use response::{AssetHeaders, asset_response, json_response, not_modified, redirect};

@@ -1,0 +1,102 @@
+use std::borrow::Cow;
+
+use lambda_http::http::header;
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+use percent_encoding::percent_decode_str;
+
+use super::ApiError;
+use crate::config::Config;
+use crate::domain::AssetKey;
+
+const API_KEY_HEADER: &str = "x-api-key";
+
+/// The API key the client presented: `X-Api-Key`, or `Authorization: Bearer <key>`.
+/// A header that is present but unusable is an invalid key, not an anonymous request.
+pub fn presented_api_key(req: &Request) -> Result<Option<&str>, ApiError> {
+    const INVALID: ApiError = ApiError::Unauthorized("the API key is not valid");
+    let headers = req.headers();
+    if let Some(value) = headers.get(API_KEY_HEADER) {
+        return value.to_str().map(Some).map_err(|_| INVALID);
+    }
+    match headers.get(header::AUTHORIZATION) {
+        None => Ok(None),
+        Some(value) => {
+            let value = value.to_str().map_err(|_| INVALID)?;
+            match value.split_once(' ') {
+                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                    Ok(Some(token.trim()))
+                }
+                _ => Err(INVALID),
+            }
+        }
+    }
+}
+
+/// The absolute origin (plus stage path) clients reach this API at: `PUBLIC_BASE_URL` when
+/// configured, else the request's host and API Gateway stage.
+pub fn base_url(config: &Config, req: &Request) -> String {
+    if let Some(base) = &config.public_base_url {
+        return base.clone();
+    }
+    let context = req.request_context_ref();
+    let (domain, stage) = match context {
+        Some(RequestContext::ApiGatewayV2(ctx)) => (ctx.domain_name.clone(), ctx.stage.clone()),
+        _ => (None, None),
+    };
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or(domain)
+        .unwrap_or_else(|| "localhost".to_owned());
+    let scheme = req
+        .headers()
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .filter(|p| *p == "http" || *p == "https")
+        .unwrap_or("https");
+    match stage.as_deref() {
+        None | Some("" | "$default") => format!("{scheme}://{host}"),
+        Some(stage) => format!("{scheme}://{host}/{stage}"),
+    }
+}
+
+/// `handleError`: absent, `true`/`false` or `1`/`0`; any other value is a client error.
+pub fn handle_error_flag(req: &Request) -> Result<bool, ApiError> {
+    let params = req.query_string_parameters_ref();
+    let Some(value) = params.and_then(|p| p.first("handleError")) else {
+        return Ok(false);
+    };
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(ApiError::bad_request(
+            "invalid_parameter",
+            "handleError must be true or false",
+        )),
+    }
+}
+
+/// The `{assetKey}` path segment, percent-decoded (local runners pass it encoded, API Gateway
+/// decoded), taken from the path parameters or else the last segment of the path. Anything that is
+/// not a well-formed key cannot name an asset: 404.
+pub fn asset_key_param(req: &Request) -> Result<AssetKey, ApiError> {
+    let from_params = req
+        .path_parameters_ref()
+        .and_then(|p| p.first("assetKey"))
+        .map(str::to_owned);
+    let raw = from_params.unwrap_or_else(|| {
+        req.uri()
+            .path()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    });
+    let decoded: Cow<'_, str> = percent_decode_str(&raw)
+        .decode_utf8()
+        .map_err(|_| ApiError::NotFound)?;
+    AssetKey::parse(&decoded).ok_or(ApiError::NotFound)
+}

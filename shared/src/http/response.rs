@@ -1,0 +1,182 @@
+use std::time::Duration;
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Response};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Serialize;
+
+use crate::domain::{Asset, Visibility, display_filename};
+
+/// Thirty days: assets never change under a key, so clients may keep them that long.
+pub const ASSET_MAX_AGE_SECS: u64 = 30 * 24 * 3600;
+
+/// Sent with every asset byte we serve: no MIME sniffing, and no script even if a browser is talked
+/// into rendering a document.
+pub(super) const SECURITY_HEADERS: [(header::HeaderName, &str); 2] = [
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::CONTENT_SECURITY_POLICY, "default-src 'none'; sandbox"),
+];
+
+/// The representation headers of one stored asset, shared by the 200, 304 and 302 answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssetHeaders {
+    pub content_type: String,
+    pub content_disposition: String,
+    pub cache_control: String,
+    pub etag: String,
+}
+
+impl AssetHeaders {
+    pub fn for_asset(asset: &Asset) -> Self {
+        let extension = crate::domain::content_extension(&asset.content_type);
+        let filename = display_filename(&asset.name, extension);
+        let disposition = if crate::domain::content_inline_safe(&asset.content_type) {
+            "inline"
+        } else {
+            "attachment"
+        };
+        Self {
+            content_type: asset.content_type.clone(),
+            content_disposition: content_disposition(disposition, &filename),
+            cache_control: match asset.visibility {
+                Visibility::Public => format!("public, max-age={ASSET_MAX_AGE_SECS}, immutable"),
+                Visibility::Private => format!("private, max-age={ASSET_MAX_AGE_SECS}"),
+            },
+            etag: asset.etag(),
+        }
+    }
+
+    /// Cache lifetime for a redirect or a presigned download: always shorter than the URL lives, so
+    /// no cache keeps a link that has already expired.
+    pub fn presigned_cache_control(ttl: Duration) -> String {
+        let ttl = ttl.as_secs();
+        let margin = (ttl / 5).max(1);
+        format!("private, max-age={}", ttl.saturating_sub(margin))
+    }
+}
+
+/// RFC 6266 `Content-Disposition` with an ASCII fallback `filename` and the exact UTF-8 name in
+/// `filename*`. Quotes, backslashes, path separators and control characters never reach the header.
+pub fn content_disposition(disposition: &str, filename: &str) -> String {
+    const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'!')
+        .remove(b'#')
+        .remove(b'$')
+        .remove(b'&')
+        .remove(b'+')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'^')
+        .remove(b'_')
+        .remove(b'`')
+        .remove(b'|')
+        .remove(b'~');
+    let safe: String = filename
+        .chars()
+        .map(|c| match c {
+            '/' | '\\' => '_',
+            c if c.is_control() => '_',
+            c => c,
+        })
+        .collect();
+    let fallback: String = safe
+        .chars()
+        .map(|c| match c {
+            ' '..='~' if c != '"' && c != '\\' && c != ';' && c != '%' => c,
+            _ => '_',
+        })
+        .collect();
+    format!(
+        "{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{}",
+        utf8_percent_encode(&safe, ATTR_CHAR)
+    )
+}
+
+fn with_asset_headers(
+    mut builder: lambda_http::http::response::Builder,
+    headers: &AssetHeaders,
+) -> lambda_http::http::response::Builder {
+    builder = builder
+        .header(header::CACHE_CONTROL, &headers.cache_control)
+        .header(header::ETAG, &headers.etag);
+    for (name, value) in SECURITY_HEADERS {
+        builder = builder.header(name, value);
+    }
+    builder
+}
+
+fn header_value(value: &str) -> HeaderValue {
+    // Every value we build is visible ASCII; fall back rather than panic if that ever changes.
+    HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"))
+}
+
+/// `200` with the asset's bytes.
+pub fn asset_response(headers: &AssetHeaders, bytes: Vec<u8>) -> Response<Body> {
+    let builder = Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, header_value(&headers.content_type))
+        .header(header::CONTENT_LENGTH, bytes.len())
+        .header(header::CONTENT_DISPOSITION, header_value(&headers.content_disposition));
+    with_asset_headers(builder, headers)
+        .body(Body::Binary(bytes))
+        .expect("asset response headers are valid")
+}
+
+/// `304`: the client's copy is current.
+pub fn not_modified(headers: &AssetHeaders) -> Response<Body> {
+    with_asset_headers(Response::builder().status(StatusCode::NOT_MODIFIED), headers)
+        .body(Body::Empty)
+        .expect("304 headers are valid")
+}
+
+/// `302` to a presigned download.
+pub fn redirect(location: &str, headers: &AssetHeaders, cache_control: &str) -> Response<Body> {
+    let mut builder = Response::builder()
+        .status(StatusCode::FOUND)
+        .header(header::LOCATION, header_value(location))
+        .header(header::CACHE_CONTROL, cache_control)
+        .header(header::ETAG, &headers.etag);
+    for (name, value) in SECURITY_HEADERS {
+        builder = builder.header(name, value);
+    }
+    builder.body(Body::Empty).expect("redirect headers are valid")
+}
+
+pub fn json_response(status: StatusCode, value: &impl Serialize) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::from(
+            serde_json::to_string(value).expect("response body serialises"),
+        ))
+        .expect("json response is valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disposition_is_rfc6266_and_injection_free() {
+        let value = content_disposition("attachment", "evil\"\r\nSet-Cookie: x=1;/..\\é.pdf");
+        assert!(!value.contains('\r') && !value.contains('\n'));
+        assert!(HeaderValue::from_str(&value).is_ok());
+        assert!(value.starts_with("attachment; filename=\"evil_"));
+        let fallback = value.split("filename=\"").nth(1).unwrap().split('"').next().unwrap();
+        assert!(!fallback.contains('/') && !fallback.contains('\\') && !fallback.contains(';'));
+        assert!(value.ends_with("filename*=UTF-8''evil%22__Set-Cookie%3A%20x%3D1%3B_.._%C3%A9.pdf"));
+    }
+
+    #[test]
+    fn presigned_caching_never_outlives_the_url() {
+        assert_eq!(
+            AssetHeaders::presigned_cache_control(Duration::from_secs(300)),
+            "private, max-age=240"
+        );
+        assert_eq!(
+            AssetHeaders::presigned_cache_control(Duration::from_secs(2)),
+            "private, max-age=1"
+        );
+    }
+}

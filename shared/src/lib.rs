@@ -1,0 +1,18 @@
+//! The asset service: everything the three Lambda functions and the admin command share.
+//!
+//! Request path: `main` (functions/*) -> [`handlers`] -> [`http`] parsing -> [`auth`] ->
+//! [`domain`] decision -> [`storage`] port -> S3/DynamoDB adapter -> [`http`] response.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod handlers;
+pub mod http;
+pub mod storage;
+pub mod telemetry;
+
+pub use app::App;
+pub use domain::Visibility;
+pub use handlers::{get_asset, upload};
+pub use telemetry::init_tracing;

@@ -1,0 +1,329 @@
+//! DynamoDB adapter for [`AssetRepo`] and [`ApiKeyRepo`]: one table, partition key `pk`, with
+//! `ASSET#<assetKey>` and `APIKEY#<sha256>` items told apart by a `kind` attribute.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+
+use super::s3::unavailable;
+use super::{ApiKeyRepo, AssetRepo, StorageError};
+use crate::domain::{
+    ApiKeyHash, ApiKeyRecord, Asset, AssetKey, AssetType, CompanyId, Visibility,
+};
+
+type Item = HashMap<String, AttributeValue>;
+
+const PK: &str = "pk";
+const KIND_ASSET: &str = "asset";
+const KIND_API_KEY: &str = "apikey";
+
+#[derive(Clone)]
+pub struct DynamoTable {
+    client: Client,
+    table: String,
+}
+
+impl DynamoTable {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Creates the table if it does not exist yet (local stacks and tests; on AWS the SAM template
+    /// owns it). The schema here must match `template.yaml`.
+    pub async fn ensure_table(&self) -> Result<(), StorageError> {
+        let result = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(PK)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .map_err(|e| StorageError::Unavailable(e.to_string()))?,
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(PK)
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .map_err(|e| StorageError::Unavailable(e.to_string()))?,
+            )
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_in_use_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    async fn put_new(&self, item: Item) -> Result<(), StorageError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StorageError::AlreadyExists)
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    async fn get(&self, pk: String) -> Result<Option<Item>, StorageError> {
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, AttributeValue::S(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map(|out| out.item)
+            .map_err(unavailable)
+    }
+
+    async fn scan_kind(&self, kind: &str) -> Result<Vec<Item>, StorageError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("kind = :kind")
+                .expression_attribute_values(":kind", AttributeValue::S(kind.to_owned()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl AssetRepo for DynamoTable {
+    async fn insert(&self, asset: &Asset) -> Result<(), StorageError> {
+        self.put_new(asset_to_item(asset)).await
+    }
+
+    async fn find(&self, key: &AssetKey) -> Result<Option<Asset>, StorageError> {
+        self.get(asset_pk(key))
+            .await?
+            .map(|item| asset_from_item(&item))
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl ApiKeyRepo for DynamoTable {
+    async fn insert(&self, record: &ApiKeyRecord) -> Result<(), StorageError> {
+        self.put_new(key_to_item(record)).await
+    }
+
+    async fn find(&self, hash: &ApiKeyHash) -> Result<Option<ApiKeyRecord>, StorageError> {
+        self.get(key_pk(hash))
+            .await?
+            .map(|item| key_from_item(&item))
+            .transpose()
+    }
+
+    async fn list(&self) -> Result<Vec<ApiKeyRecord>, StorageError> {
+        self.scan_kind(KIND_API_KEY)
+            .await?
+            .iter()
+            .map(key_from_item)
+            .collect()
+    }
+
+    async fn revoke(&self, key_id: &str) -> Result<bool, StorageError> {
+        let Some(record) = ApiKeyRepo::list(self)
+            .await?
+            .into_iter()
+            .find(|r| r.key_id() == key_id)
+        else {
+            return Ok(false);
+        };
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, AttributeValue::S(key_pk(&record.hash)))
+            .update_expression("SET revoked = :true")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(true)
+    }
+}
+
+fn asset_pk(key: &AssetKey) -> String {
+    format!("ASSET#{key}")
+}
+
+fn key_pk(hash: &ApiKeyHash) -> String {
+    format!("APIKEY#{}", hash.as_str())
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn asset_to_item(a: &Asset) -> Item {
+    HashMap::from([
+        (PK.to_owned(), AttributeValue::S(asset_pk(&a.key))),
+        ("kind".to_owned(), s(KIND_ASSET)),
+        ("id".to_owned(), s(&a.id)),
+        ("assetKey".to_owned(), s(a.key.as_str())),
+        ("companyId".to_owned(), s(a.company_id.as_str())),
+        ("name".to_owned(), s(&a.name)),
+        ("assetType".to_owned(), s(a.asset_type.as_str())),
+        ("visibility".to_owned(), s(a.visibility.as_str())),
+        ("contentType".to_owned(), s(&a.content_type)),
+        ("size".to_owned(), n(a.size)),
+        ("sha256".to_owned(), s(&a.sha256)),
+        ("objectKey".to_owned(), s(&a.object_key)),
+        ("created".to_owned(), n(a.created_ms)),
+        ("modified".to_owned(), n(a.modified_ms)),
+        ("deleted".to_owned(), AttributeValue::Bool(a.deleted)),
+    ])
+}
+
+fn asset_from_item(item: &Item) -> Result<Asset, StorageError> {
+    let r = ItemReader(item);
+    Ok(Asset {
+        id: r.s("id")?,
+        key: AssetKey::parse(&r.s("assetKey")?).ok_or_else(|| corrupt("assetKey"))?,
+        company_id: CompanyId::parse(&r.s("companyId")?).map_err(|_| corrupt("companyId"))?,
+        name: r.s("name")?,
+        asset_type: r.s("assetType")?.parse::<AssetType>().map_err(|_| corrupt("assetType"))?,
+        visibility: Visibility::parse(&r.s("visibility")?).ok_or_else(|| corrupt("visibility"))?,
+        content_type: r.s("contentType")?,
+        size: r.n("size")?,
+        sha256: r.s("sha256")?,
+        object_key: r.s("objectKey")?,
+        created_ms: r.n("created")?,
+        modified_ms: r.n("modified")?,
+        deleted: r.bool("deleted")?,
+    })
+}
+
+fn key_to_item(k: &ApiKeyRecord) -> Item {
+    HashMap::from([
+        (PK.to_owned(), AttributeValue::S(key_pk(&k.hash))),
+        ("kind".to_owned(), s(KIND_API_KEY)),
+        ("keyHash".to_owned(), s(k.hash.as_str())),
+        ("keyId".to_owned(), s(k.key_id())),
+        ("companyId".to_owned(), s(k.company_id.as_str())),
+        ("created".to_owned(), n(k.created_ms)),
+        ("revoked".to_owned(), AttributeValue::Bool(k.revoked)),
+    ])
+}
+
+fn key_from_item(item: &Item) -> Result<ApiKeyRecord, StorageError> {
+    let r = ItemReader(item);
+    Ok(ApiKeyRecord {
+        hash: ApiKeyHash::from_hex(r.s("keyHash")?),
+        company_id: CompanyId::parse(&r.s("companyId")?).map_err(|_| corrupt("companyId"))?,
+        created_ms: r.n("created")?,
+        revoked: r.bool("revoked")?,
+    })
+}
+
+fn corrupt(field: &str) -> StorageError {
+    StorageError::Corrupt(format!("attribute {field} is missing or malformed"))
+}
+
+struct ItemReader<'a>(&'a Item);
+
+impl ItemReader<'_> {
+    fn s(&self, field: &str) -> Result<String, StorageError> {
+        match self.0.get(field) {
+            Some(AttributeValue::S(v)) => Ok(v.clone()),
+            _ => Err(corrupt(field)),
+        }
+    }
+
+    fn n<T: std::str::FromStr>(&self, field: &str) -> Result<T, StorageError> {
+        match self.0.get(field) {
+            Some(AttributeValue::N(v)) => v.parse().map_err(|_| corrupt(field)),
+            _ => Err(corrupt(field)),
+        }
+    }
+
+    fn bool(&self, field: &str) -> Result<bool, StorageError> {
+        match self.0.get(field) {
+            Some(AttributeValue::Bool(v)) => Ok(*v),
+            _ => Err(corrupt(field)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{NewAsset, detect_content};
+
+    #[test]
+    fn asset_items_round_trip() {
+        let bytes = b"%PDF-1.4\n";
+        let content = detect_content(bytes, None).unwrap();
+        let asset = Asset::create(NewAsset {
+            company_id: CompanyId::parse("acme").unwrap(),
+            name: "Quarterly \"report\" ü".into(),
+            visibility: Visibility::Public,
+            content: &content,
+            bytes,
+            now_ms: 1_700_000_000_123,
+        });
+        assert_eq!(asset_from_item(&asset_to_item(&asset)).unwrap(), asset);
+    }
+
+    #[test]
+    fn malformed_items_are_corrupt_not_panics() {
+        let mut item = asset_to_item(&Asset::create(NewAsset {
+            company_id: CompanyId::parse("acme").unwrap(),
+            name: "x".into(),
+            visibility: Visibility::Private,
+            content: &detect_content(b"hi", None).unwrap(),
+            bytes: b"hi",
+            now_ms: 0,
+        }));
+        item.insert("size".into(), AttributeValue::S("big".into()));
+        assert!(matches!(asset_from_item(&item), Err(StorageError::Corrupt(_))));
+    }
+}
