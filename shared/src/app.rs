@@ -24,6 +24,9 @@ pub struct AwsStorage {
     pub blobs: Arc<S3BlobStore>,
     pub table: Arc<DynamoTable>,
     pub region: Option<String>,
+    /// The raw clients, for tooling and tests that inspect storage directly.
+    pub s3: aws_sdk_s3::Client,
+    pub dynamo: aws_sdk_dynamodb::Client,
 }
 
 impl App {
@@ -47,12 +50,7 @@ impl App {
 
     pub async fn on_aws(config: Config) -> Self {
         let storage = AwsStorage::connect(&config).await;
-        Self::new(
-            config,
-            storage.blobs,
-            storage.table.clone(),
-            storage.table,
-        )
+        Self::new(config, storage.blobs, storage.table.clone(), storage.table)
     }
 }
 
@@ -80,9 +78,11 @@ impl AwsStorage {
         );
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
         Self {
-            blobs: Arc::new(S3BlobStore::new(s3, &config.bucket_name)),
-            table: Arc::new(DynamoTable::new(dynamo, &config.table_name)),
+            blobs: Arc::new(S3BlobStore::new(s3.clone(), &config.bucket_name)),
+            table: Arc::new(DynamoTable::new(dynamo.clone(), &config.table_name)),
             region: sdk.region().map(|r| r.to_string()),
+            s3,
+            dynamo,
         }
     }
 }

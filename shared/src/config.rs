@@ -67,8 +67,13 @@ impl Config {
     /// Reads the configuration through `lookup`, so tests can supply variables without touching
     /// the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let required = |name: &str| get(name).ok_or_else(|| ConfigError(format!("{name} is not set")));
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let required =
+            |name: &str| get(name).ok_or_else(|| ConfigError(format!("{name} is not set")));
         let number = |name: &str, default: u64| -> Result<u64, ConfigError> {
             get(name).map_or(Ok(default), |v| {
                 v.parse()
@@ -91,7 +96,10 @@ impl Config {
         }
         let max_upload_bytes = number("MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)?;
         let inline_max_bytes = number("INLINE_MAX_BYTES", DEFAULT_INLINE_MAX_BYTES)?;
-        for (name, value) in [("MAX_UPLOAD_BYTES", max_upload_bytes), ("INLINE_MAX_BYTES", inline_max_bytes)] {
+        for (name, value) in [
+            ("MAX_UPLOAD_BYTES", max_upload_bytes),
+            ("INLINE_MAX_BYTES", inline_max_bytes),
+        ] {
             // base64 grows a body by 4/3; beyond this the payload cannot fit Lambda's limit at all.
             if value == 0 || value > LAMBDA_PAYLOAD_LIMIT * 3 / 4 {
                 return Err(ConfigError(format!(
@@ -112,7 +120,10 @@ impl Config {
             aws: AwsTuning {
                 connect_timeout: Duration::from_millis(number("AWS_CONNECT_TIMEOUT_MS", 2_000)?),
                 attempt_timeout: Duration::from_millis(number("AWS_ATTEMPT_TIMEOUT_MS", 8_000)?),
-                operation_timeout: Duration::from_millis(number("AWS_OPERATION_TIMEOUT_MS", 20_000)?),
+                operation_timeout: Duration::from_millis(number(
+                    "AWS_OPERATION_TIMEOUT_MS",
+                    20_000,
+                )?),
                 max_attempts: number("AWS_MAX_ATTEMPTS", 3)?.clamp(1, 10) as u32,
             },
         })
@@ -123,7 +134,9 @@ fn validate_url(name: &str, url: String) -> Result<String, ConfigError> {
     if url.starts_with("https://") || url.starts_with("http://") {
         Ok(url.trim_end_matches('/').to_owned())
     } else {
-        Err(ConfigError(format!("{name} must be an http(s) URL, got {url:?}")))
+        Err(ConfigError(format!(
+            "{name} must be an http(s) URL, got {url:?}"
+        )))
     }
 }
 
@@ -142,11 +155,31 @@ pub fn log_settings() -> (LogFormat, String) {
             .or_else(|| var("AWS_LAMBDA_LOG_LEVEL"))
             .unwrap_or_else(|| "info".to_owned())
             .to_ascii_lowercase();
-        let quiet = ["aws_config", "aws_smithy_runtime", "aws_smithy_runtime_api", "aws_sdk_s3",
-            "aws_sdk_dynamodb", "hyper", "hyper_util", "h2", "rustls", "lambda_runtime", "lambda_http"];
-        quiet.iter().fold(level, |f, target| format!("{f},{target}=warn"))
+        let quiet = [
+            "aws_config",
+            "aws_smithy_runtime",
+            "aws_smithy_runtime_api",
+            "aws_sdk_s3",
+            "aws_sdk_dynamodb",
+            "hyper",
+            "hyper_util",
+            "h2",
+            "rustls",
+            "lambda_runtime",
+            "lambda_http",
+        ];
+        quiet
+            .iter()
+            .fold(level, |f, target| format!("{f},{target}=warn"))
     });
-    (if json { LogFormat::Json } else { LogFormat::Text }, filter)
+    (
+        if json {
+            LogFormat::Json
+        } else {
+            LogFormat::Text
+        },
+        filter,
+    )
 }
 
 #[cfg(test)]
@@ -155,8 +188,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|name| vars.get(name).cloned())
     }
 
@@ -193,7 +228,10 @@ mod tests {
             ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
         ])
         .unwrap();
-        assert_eq!(c.public_base_url.as_deref(), Some("https://cdn.example.com/prod"));
+        assert_eq!(
+            c.public_base_url.as_deref(),
+            Some("https://cdn.example.com/prod")
+        );
         assert_eq!(c.aws_endpoint_url.as_deref(), Some("http://127.0.0.1:4566"));
     }
 }

@@ -34,10 +34,16 @@ impl FromStr for AssetType {
     type Err = UnknownAssetType;
 
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        [Self::Image, Self::Document, Self::Video, Self::Audio, Self::Other]
-            .into_iter()
-            .find(|t| t.as_str().eq_ignore_ascii_case(raw.trim()))
-            .ok_or(UnknownAssetType)
+        [
+            Self::Image,
+            Self::Document,
+            Self::Video,
+            Self::Audio,
+            Self::Other,
+        ]
+        .into_iter()
+        .find(|t| t.as_str().eq_ignore_ascii_case(raw.trim()))
+        .ok_or(UnknownAssetType)
     }
 }
 
@@ -215,7 +221,10 @@ mod tests {
     #[test]
     fn asset_type_parses_case_insensitively() {
         assert_eq!("image".parse::<AssetType>().unwrap(), AssetType::Image);
-        assert_eq!("DOCUMENT".parse::<AssetType>().unwrap(), AssetType::Document);
+        assert_eq!(
+            "DOCUMENT".parse::<AssetType>().unwrap(),
+            AssetType::Document
+        );
         assert!("picture".parse::<AssetType>().is_err());
     }
 }
@@ -245,10 +254,23 @@ mod name_tests {
 
     #[test]
     fn names_lose_control_characters_and_space() {
-        assert_eq!(clean_asset_name("  a\r\nb\t.pdf "), Ok(Some("ab.pdf".into())));
+        assert_eq!(
+            clean_asset_name("  a\r\nb\t.pdf "),
+            Ok(Some("ab.pdf".into()))
+        );
         assert_eq!(clean_asset_name(" \r\n "), Ok(None));
-        assert_eq!(clean_asset_name("../x/y.png"), Ok(Some("../x/y.png".into())));
-        assert_eq!(clean_asset_name(&"é".repeat(255)).unwrap().unwrap().chars().count(), 255);
+        assert_eq!(
+            clean_asset_name("../x/y.png"),
+            Ok(Some("../x/y.png".into()))
+        );
+        assert_eq!(
+            clean_asset_name(&"é".repeat(255))
+                .unwrap()
+                .unwrap()
+                .chars()
+                .count(),
+            255
+        );
         assert_eq!(clean_asset_name(&"é".repeat(256)), Err(NameTooLong));
     }
 }

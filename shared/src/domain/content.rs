@@ -89,9 +89,24 @@ const ALLOWED: &[Allowed] = &[
         Document,
         false,
     ),
-    allow("application/vnd.oasis.opendocument.text", "odt", Document, false),
-    allow("application/vnd.oasis.opendocument.spreadsheet", "ods", Document, false),
-    allow("application/vnd.oasis.opendocument.presentation", "odp", Document, false),
+    allow(
+        "application/vnd.oasis.opendocument.text",
+        "odt",
+        Document,
+        false,
+    ),
+    allow(
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "ods",
+        Document,
+        false,
+    ),
+    allow(
+        "application/vnd.oasis.opendocument.presentation",
+        "odp",
+        Document,
+        false,
+    ),
     allow("video/mp4", "mp4", Video, false),
     allow("video/webm", "webm", Video, false),
     allow("video/quicktime", "mov", Video, false),
@@ -173,16 +188,27 @@ fn looks_like_markup(text: &str) -> bool {
         return true;
     }
     let lower = head.to_ascii_lowercase();
-    ["<script", "<html", "<svg", "<!doctype", "<iframe", "<?xml", "<body"]
-        .iter()
-        .any(|tag| lower.contains(tag))
+    [
+        "<script",
+        "<html",
+        "<svg",
+        "<!doctype",
+        "<iframe",
+        "<?xml",
+        "<body",
+    ]
+    .iter()
+    .any(|tag| lower.contains(tag))
 }
 
 fn floor_char_boundary(text: &str, max: usize) -> usize {
     if text.len() <= max {
         return text.len();
     }
-    (0..=max).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0)
+    (0..=max)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0)
 }
 
 /// A download filename for `name`: the asset's name with the detected extension added when the name
@@ -223,11 +249,17 @@ mod tests {
     #[test]
     fn images_and_documents_are_detected_from_bytes() {
         let png = detect_content(PNG, Some("photo.jpg")).unwrap();
-        assert_eq!((png.mime, png.asset_type, png.inline_safe), ("image/png", Image, true));
+        assert_eq!(
+            (png.mime, png.asset_type, png.inline_safe),
+            ("image/png", Image, true)
+        );
         let jpeg = detect_content(JPEG, None).unwrap();
         assert_eq!(jpeg.mime, "image/jpeg");
         let pdf = detect_content(PDF, Some("x.png")).unwrap();
-        assert_eq!((pdf.mime, pdf.asset_type, pdf.inline_safe), ("application/pdf", Document, false));
+        assert_eq!(
+            (pdf.mime, pdf.asset_type, pdf.inline_safe),
+            ("application/pdf", Document, false)
+        );
     }
 
     #[test]
@@ -235,7 +267,10 @@ mod tests {
         let txt = detect_content("hello, wörld\n".as_bytes(), Some("notes")).unwrap();
         assert_eq!(txt.mime, "text/plain; charset=utf-8");
         let csv = detect_content(b"a,b\n1,2\n", Some("DATA.CSV")).unwrap();
-        assert_eq!((csv.mime, csv.asset_type), ("text/csv; charset=utf-8", Document));
+        assert_eq!(
+            (csv.mime, csv.asset_type),
+            ("text/csv; charset=utf-8", Document)
+        );
     }
 
     #[test]
@@ -246,18 +281,30 @@ mod tests {
             b"<?xml version=\"1.0\"?><svg/>",
             b"hello <script>alert(1)</script>",
         ] {
-            assert_eq!(detect_content(body, Some("a.txt")), Err(ContentRejection::Markup));
+            assert_eq!(
+                detect_content(body, Some("a.txt")),
+                Err(ContentRejection::Markup)
+            );
         }
         let mut elf = b"\x7FELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0".to_vec();
         elf.resize(64, 0);
-        assert!(matches!(detect_content(&elf, None), Err(ContentRejection::NotAllowed(_))));
+        assert!(matches!(
+            detect_content(&elf, None),
+            Err(ContentRejection::NotAllowed(_))
+        ));
     }
 
     #[test]
     fn binary_garbage_and_empty_files_are_refused() {
         assert_eq!(detect_content(b"", None), Err(ContentRejection::Empty));
-        assert_eq!(detect_content(b"\0\x01\x02\xff\xfe", None), Err(ContentRejection::Unrecognised));
-        assert_eq!(detect_content(b"abc\0def", None), Err(ContentRejection::Unrecognised));
+        assert_eq!(
+            detect_content(b"\0\x01\x02\xff\xfe", None),
+            Err(ContentRejection::Unrecognised)
+        );
+        assert_eq!(
+            detect_content(b"abc\0def", None),
+            Err(ContentRejection::Unrecognised)
+        );
     }
 
     #[test]
@@ -267,7 +314,10 @@ mod tests {
         assert!(png.check_declared(Some(Image)).is_ok());
         assert!(matches!(
             png.check_declared(Some(Document)),
-            Err(ContentRejection::TypeMismatch { detected: Image, .. })
+            Err(ContentRejection::TypeMismatch {
+                detected: Image,
+                ..
+            })
         ));
     }
 

@@ -95,7 +95,13 @@ mod tests {
 
     #[test]
     fn asset_key_rejects_foreign_strings() {
-        for raw in ["", "short", "../../../../../etc/passwd", "aaaaaaaaaaaaaaaaaaaaaaa/", "ééééééééééééé"] {
+        for raw in [
+            "",
+            "short",
+            "../../../../../etc/passwd",
+            "aaaaaaaaaaaaaaaaaaaaaaa/",
+            "ééééééééééééé",
+        ] {
             assert_eq!(AssetKey::parse(raw), None, "{raw}");
         }
     }

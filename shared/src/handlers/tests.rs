@@ -17,7 +17,8 @@ use crate::domain::{AssetKey, CompanyId, Visibility};
 use crate::storage::ApiKeyRepo;
 use crate::storage::memory::{MemoryApiKeyRepo, MemoryAssetRepo, MemoryBlobStore};
 
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+const PNG: &[u8] =
+    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
 const PDF: &[u8] = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
 const BOUNDARY: &str = "----asset-test-boundary";
 
@@ -46,8 +47,12 @@ impl Harness {
         let blobs = Arc::new(MemoryBlobStore::default());
         let assets = Arc::new(MemoryAssetRepo::default());
         let keys = Arc::new(MemoryApiKeyRepo::default());
-        let acme = issue_key(keys.as_ref(), CompanyId::parse("acme").unwrap()).await.unwrap();
-        let globex = issue_key(keys.as_ref(), CompanyId::parse("globex").unwrap()).await.unwrap();
+        let acme = issue_key(keys.as_ref(), CompanyId::parse("acme").unwrap())
+            .await
+            .unwrap();
+        let globex = issue_key(keys.as_ref(), CompanyId::parse("globex").unwrap())
+            .await
+            .unwrap();
         Self {
             app: App::new(config, blobs.clone(), assets.clone(), keys.clone()),
             blobs,
@@ -58,30 +63,63 @@ impl Harness {
         }
     }
 
-    async fn upload(&self, visibility: Visibility, key: Option<&str>, body: Vec<u8>) -> Response<Body> {
+    async fn upload(
+        &self,
+        visibility: Visibility,
+        key: Option<&str>,
+        body: Vec<u8>,
+    ) -> Response<Body> {
         let mut builder = lambda_http::http::Request::builder()
             .method(Method::POST)
             .uri("https://api.example.com/api/v1/partner/asset/upload/private")
             .header(header::HOST, "api.example.com")
-            .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={BOUNDARY}"));
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            );
         if let Some(key) = key {
             builder = builder.header("x-api-key", key);
         }
-        upload(&self.app, visibility, builder.body(Body::Binary(body)).unwrap()).await
+        upload(
+            &self.app,
+            visibility,
+            builder.body(Body::Binary(body)).unwrap(),
+        )
+        .await
     }
 
     async fn upload_ok(&self, visibility: Visibility, file: &[u8], name: &str) -> Value {
         let response = self
-            .upload(visibility, Some(&self.acme_key), form(&[("name", None, name.as_bytes()), ("file", Some("f.bin"), file)]))
+            .upload(
+                visibility,
+                Some(&self.acme_key),
+                form(&[
+                    ("name", None, name.as_bytes()),
+                    ("file", Some("f.bin"), file),
+                ]),
+            )
             .await;
-        assert_eq!(response.status(), StatusCode::OK, "{}", body_text(&response));
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{}",
+            body_text(&response)
+        );
         json(&response)
     }
 
-    async fn get(&self, key: &str, api_key: Option<&str>, query: &[(&str, &str)], headers: &[(&str, &str)]) -> Response<Body> {
+    async fn get(
+        &self,
+        key: &str,
+        api_key: Option<&str>,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Response<Body> {
         let mut builder = lambda_http::http::Request::builder()
             .method(Method::GET)
-            .uri(format!("https://api.example.com/api/v1/partner/asset/{key}"));
+            .uri(format!(
+                "https://api.example.com/api/v1/partner/asset/{key}"
+            ));
         if let Some(api_key) = api_key {
             builder = builder.header(header::AUTHORIZATION, format!("Bearer {api_key}"));
         }
@@ -109,7 +147,9 @@ impl Harness {
 fn form(parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
     let mut body = Vec::new();
     for (name, filename, content) in parts {
-        body.extend_from_slice(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes());
+        body.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes(),
+        );
         if let Some(filename) = filename {
             body.extend_from_slice(format!("; filename=\"{filename}\"").as_bytes());
         }
@@ -135,7 +175,12 @@ fn error_code(response: &Response<Body>) -> String {
 }
 
 fn header_of<'a>(response: &'a Response<Body>, name: &str) -> &'a str {
-    response.headers().get(name).unwrap_or_else(|| panic!("missing {name}")).to_str().unwrap()
+    response
+        .headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("missing {name}"))
+        .to_str()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -144,9 +189,25 @@ async fn private_upload_answers_the_contract_fields() {
     let asset = h.upload_ok(Visibility::Private, PNG, "Logo").await;
 
     let contract = [
-        "id", "companyId", "created", "modified", "deleted", "updated", "name", "key", "type",
-        "publicURL", "active", "priority", "secured", "thumbURL", "mediumURL", "largeURL",
-        "largeX2URL", "origURL", "platformFileUrl",
+        "id",
+        "companyId",
+        "created",
+        "modified",
+        "deleted",
+        "updated",
+        "name",
+        "key",
+        "type",
+        "publicURL",
+        "active",
+        "priority",
+        "secured",
+        "thumbURL",
+        "mediumURL",
+        "largeURL",
+        "largeX2URL",
+        "origURL",
+        "platformFileUrl",
     ];
     for field in contract {
         assert!(asset.get(field).is_some(), "missing {field}");
@@ -164,12 +225,18 @@ async fn private_upload_answers_the_contract_fields() {
     assert_eq!(asset["created"], asset["modified"]);
     let key = asset["key"].as_str().unwrap();
     assert!(AssetKey::parse(key).is_some());
-    assert_eq!(asset["origURL"], format!("https://api.example.com/api/v1/partner/asset/{key}"));
+    assert_eq!(
+        asset["origURL"],
+        format!("https://api.example.com/api/v1/partner/asset/{key}")
+    );
     assert_eq!(
         asset["platformFileUrl"],
         format!("memory://companies/acme/assets/{key}/original")
     );
-    let (stored, content_type) = h.blobs.object(&format!("companies/acme/assets/{key}/original")).unwrap();
+    let (stored, content_type) = h
+        .blobs
+        .object(&format!("companies/acme/assets/{key}/original"))
+        .unwrap();
     assert_eq!(&stored[..], PNG);
     assert_eq!(content_type, "image/png");
     assert_eq!(h.assets.len(), 1);
@@ -198,9 +265,18 @@ async fn uploads_need_a_valid_key() {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{key:?}");
         assert_eq!(error_code(&response), "unauthorized");
     }
-    let revoked = h.keys.list().await.unwrap().into_iter().find(|r| r.company_id.as_str() == "globex").unwrap();
+    let revoked = h
+        .keys
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.company_id.as_str() == "globex")
+        .unwrap();
     h.keys.revoke(revoked.key_id()).await.unwrap();
-    let response = h.upload(Visibility::Private, Some(&h.globex_key), body()).await;
+    let response = h
+        .upload(Visibility::Private, Some(&h.globex_key), body())
+        .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(h.nothing_stored());
 }
@@ -209,15 +285,68 @@ async fn uploads_need_a_valid_key() {
 async fn bad_uploads_get_clear_errors_and_store_nothing() {
     let h = Harness::with(|c| c.max_upload_bytes = 1000).await;
     let cases: Vec<(Vec<u8>, StatusCode, &str)> = vec![
-        (form(&[("name", None, b"x")]), StatusCode::BAD_REQUEST, "missing_file"),
-        (form(&[("file", Some("a"), b"")]), StatusCode::BAD_REQUEST, "empty_file"),
-        (b"not multipart at all".to_vec(), StatusCode::BAD_REQUEST, "invalid_multipart"),
-        (form(&[("file", Some("a.png"), PNG), ("assetType", None, b"PICTURE")]), StatusCode::BAD_REQUEST, "invalid_field"),
-        (form(&[("file", Some("a.png"), PNG), ("assetType", None, b"DOCUMENT")]), StatusCode::UNPROCESSABLE_ENTITY, "asset_type_mismatch"),
-        (form(&[("file", Some("a.html"), b"<html><script>alert(1)</script></html>")]), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-        (form(&[("file", Some("a.exe"), b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff\0\0")]), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-        (form(&[("file", Some("big.txt"), &[b'a'; 1001])]), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-        (form(&[("file", Some("a.png"), PNG), ("name", None, "n".repeat(300).as_bytes())]), StatusCode::BAD_REQUEST, "invalid_field"),
+        (
+            form(&[("name", None, b"x")]),
+            StatusCode::BAD_REQUEST,
+            "missing_file",
+        ),
+        (
+            form(&[("file", Some("a"), b"")]),
+            StatusCode::BAD_REQUEST,
+            "empty_file",
+        ),
+        (
+            b"not multipart at all".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_multipart",
+        ),
+        (
+            form(&[
+                ("file", Some("a.png"), PNG),
+                ("assetType", None, b"PICTURE"),
+            ]),
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+        ),
+        (
+            form(&[
+                ("file", Some("a.png"), PNG),
+                ("assetType", None, b"DOCUMENT"),
+            ]),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "asset_type_mismatch",
+        ),
+        (
+            form(&[(
+                "file",
+                Some("a.html"),
+                b"<html><script>alert(1)</script></html>",
+            )]),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            form(&[(
+                "file",
+                Some("a.exe"),
+                b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff\0\0",
+            )]),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            form(&[("file", Some("big.txt"), &[b'a'; 1001])]),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            form(&[
+                ("file", Some("a.png"), PNG),
+                ("name", None, "n".repeat(300).as_bytes()),
+            ]),
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+        ),
     ];
     for (body, status, code) in cases {
         let response = h.upload(Visibility::Private, Some(&h.acme_key), body).await;
@@ -231,7 +360,11 @@ async fn bad_uploads_get_clear_errors_and_store_nothing() {
 async fn declared_asset_type_is_accepted_when_it_matches() {
     let h = Harness::new().await;
     let response = h
-        .upload(Visibility::Private, Some(&h.acme_key), form(&[("assetType", None, b"image"), ("file", Some("x.png"), PNG)]))
+        .upload(
+            Visibility::Private,
+            Some(&h.acme_key),
+            form(&[("assetType", None, b"image"), ("file", Some("x.png"), PNG)]),
+        )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(json(&response)["type"], "IMAGE");
@@ -241,7 +374,13 @@ async fn declared_asset_type_is_accepted_when_it_matches() {
 async fn failed_metadata_write_removes_the_object() {
     let h = Harness::new().await;
     h.assets.fail.store(true, Ordering::SeqCst);
-    let response = h.upload(Visibility::Private, Some(&h.acme_key), form(&[("file", Some("a.png"), PNG)])).await;
+    let response = h
+        .upload(
+            Visibility::Private,
+            Some(&h.acme_key),
+            form(&[("file", Some("a.png"), PNG)]),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(error_code(&response), "storage_unavailable");
     h.assets.fail.store(false, Ordering::SeqCst);
@@ -252,7 +391,13 @@ async fn failed_metadata_write_removes_the_object() {
 async fn failed_object_write_stores_no_metadata() {
     let h = Harness::new().await;
     h.blobs.fail.store(true, Ordering::SeqCst);
-    let response = h.upload(Visibility::Public, Some(&h.acme_key), form(&[("file", Some("a.png"), PNG)])).await;
+    let response = h
+        .upload(
+            Visibility::Public,
+            Some(&h.acme_key),
+            form(&[("file", Some("a.png"), PNG)]),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     h.blobs.fail.store(false, Ordering::SeqCst);
     assert!(h.nothing_stored());
@@ -267,11 +412,23 @@ async fn get_serves_bytes_with_caching_and_security_headers() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.body().as_ref(), PNG);
     assert_eq!(header_of(&response, "content-type"), "image/png");
-    assert_eq!(header_of(&response, "content-length"), PNG.len().to_string());
-    assert_eq!(header_of(&response, "cache-control"), "private, max-age=2592000");
-    assert_eq!(header_of(&response, "etag"), format!("\"{}\"", asset["sha256"].as_str().unwrap()));
+    assert_eq!(
+        header_of(&response, "content-length"),
+        PNG.len().to_string()
+    );
+    assert_eq!(
+        header_of(&response, "cache-control"),
+        "private, max-age=2592000"
+    );
+    assert_eq!(
+        header_of(&response, "etag"),
+        format!("\"{}\"", asset["sha256"].as_str().unwrap())
+    );
     assert_eq!(header_of(&response, "x-content-type-options"), "nosniff");
-    assert_eq!(header_of(&response, "content-security-policy"), "default-src 'none'; sandbox");
+    assert_eq!(
+        header_of(&response, "content-security-policy"),
+        "default-src 'none'; sandbox"
+    );
     assert_eq!(
         header_of(&response, "content-disposition"),
         "inline; filename=\"logo.png\"; filename*=UTF-8''logo.png"
@@ -285,7 +442,10 @@ async fn public_documents_are_cached_publicly_and_downloaded() {
     let response = h.get(asset["key"].as_str().unwrap(), None, &[], &[]).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.body().as_ref(), PDF);
-    assert_eq!(header_of(&response, "cache-control"), "public, max-age=2592000, immutable");
+    assert_eq!(
+        header_of(&response, "cache-control"),
+        "public, max-age=2592000, immutable"
+    );
     assert_eq!(
         header_of(&response, "content-disposition"),
         "attachment; filename=\"Q3 _report_.pdf\"; filename*=UTF-8''Q3%20%22report%22.pdf"
@@ -302,8 +462,13 @@ async fn matching_if_none_match_is_not_modified() {
     assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
     assert!(response.body().is_empty());
     assert_eq!(header_of(&response, "etag"), etag);
-    assert_eq!(header_of(&response, "cache-control"), "public, max-age=2592000, immutable");
-    let other = h.get(key, None, &[], &[("if-none-match", "\"something-else\"")]).await;
+    assert_eq!(
+        header_of(&response, "cache-control"),
+        "public, max-age=2592000, immutable"
+    );
+    let other = h
+        .get(key, None, &[], &[("if-none-match", "\"something-else\"")])
+        .await;
     assert_eq!(other.status(), StatusCode::OK);
     let star = h.get(key, None, &[], &[("if-none-match", "*")]).await;
     assert_eq!(star.status(), StatusCode::NOT_MODIFIED);
@@ -317,7 +482,10 @@ async fn large_assets_redirect_to_a_short_lived_presigned_url() {
     assert_eq!(response.status(), StatusCode::FOUND);
     assert!(response.body().is_empty());
     assert!(header_of(&response, "location").starts_with("https://blobs.invalid/companies/acme/"));
-    assert_eq!(header_of(&response, "cache-control"), "private, max-age=240");
+    assert_eq!(
+        header_of(&response, "cache-control"),
+        "private, max-age=240"
+    );
 }
 
 #[tokio::test]
@@ -327,7 +495,14 @@ async fn private_assets_are_invisible_to_others() {
     let key = asset["key"].as_str().unwrap();
     let anonymous = h.get(key, None, &[], &[]).await;
     let other_company = h.get(key, Some(&h.globex_key), &[], &[]).await;
-    let unknown = h.get(&AssetKey::generate().to_string(), Some(&h.acme_key), &[], &[]).await;
+    let unknown = h
+        .get(
+            &AssetKey::generate().to_string(),
+            Some(&h.acme_key),
+            &[],
+            &[],
+        )
+        .await;
     for response in [&anonymous, &other_company, &unknown] {
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         assert_eq!(json(response), json(&unknown), "responses must not differ");
@@ -342,7 +517,12 @@ async fn deleted_assets_are_gone() {
     let asset = h.upload_ok(Visibility::Public, PNG, "logo").await;
     let key = AssetKey::parse(asset["key"].as_str().unwrap()).unwrap();
     h.assets.update(&key, |a| a.deleted = true);
-    assert_eq!(h.get(key.as_str(), Some(&h.acme_key), &[], &[]).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        h.get(key.as_str(), Some(&h.acme_key), &[], &[])
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -355,9 +535,13 @@ async fn handle_error_serves_a_placeholder_under_the_true_status() {
     assert_eq!(header_of(&response, "cache-control"), "no-store");
     assert!(response.body().as_ref().starts_with(b"\x89PNG"));
 
-    let plain = h.get(&missing, None, &[("handleError", "false")], &[]).await;
+    let plain = h
+        .get(&missing, None, &[("handleError", "false")], &[])
+        .await;
     assert_eq!(error_code(&plain), "not_found");
-    let bogus = h.get(&missing, None, &[("handleError", "maybe")], &[]).await;
+    let bogus = h
+        .get(&missing, None, &[("handleError", "maybe")], &[])
+        .await;
     assert_eq!(bogus.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_code(&bogus), "invalid_parameter");
 
@@ -376,7 +560,10 @@ async fn percent_encoded_and_malformed_keys() {
     let key = asset["key"].as_str().unwrap();
     let encoded = key.replace('-', "%2D").replace('_', "%5F");
     let encoded = format!("%{:02X}{}", key.as_bytes()[0], &encoded[1..]);
-    assert_eq!(h.get(&encoded, None, &[], &[]).await.status(), StatusCode::OK);
+    assert_eq!(
+        h.get(&encoded, None, &[], &[]).await.status(),
+        StatusCode::OK
+    );
     for bad in ["..", "%2F..%2Fetc%2Fpasswd", "caf%C3%A9", "%FF%FE", "x"] {
         let response = h.get(bad, None, &[], &[]).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{bad}");

@@ -6,8 +6,7 @@ use crate::app::App;
 use crate::auth::{self, AuthError, now_ms};
 use crate::domain::{Asset, AssetType, NewAsset, Visibility, clean_asset_name, detect_content};
 use crate::http::{
-    ApiError, CompanyAsset, base_url, json_response, observed, parse_upload_form,
-    presented_api_key,
+    ApiError, CompanyAsset, base_url, json_response, observed, parse_upload_form, presented_api_key,
 };
 
 /// Name given to an upload that has neither a `name` field nor a usable filename.
@@ -106,7 +105,11 @@ fn choose_name(name: Option<&str>, filename: Option<&str>) -> Result<String, Api
     }
     let from_file = filename
         .map(|f| f.rsplit(['/', '\\']).next().unwrap_or(f))
-        .map(|f| f.chars().take(crate::domain::MAX_NAME_CHARS).collect::<String>())
+        .map(|f| {
+            f.chars()
+                .take(crate::domain::MAX_NAME_CHARS)
+                .collect::<String>()
+        })
         .and_then(|f| clean_asset_name(&f).ok().flatten());
     Ok(from_file.unwrap_or_else(|| FALLBACK_NAME.to_owned()))
 }

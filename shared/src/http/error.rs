@@ -149,13 +149,19 @@ mod tests {
         let (status, body) = json(ApiError::PayloadTooLarge { limit: 10 });
         assert_eq!(status, 413);
         assert_eq!(body["error"]["code"], "payload_too_large");
-        assert!(body["error"]["message"].as_str().unwrap().contains("10 bytes"));
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("10 bytes")
+        );
     }
 
     #[test]
     fn storage_internals_never_reach_the_client() {
         let err: ApiError =
-            StorageError::Unavailable("dispatch failure: connection refused 127.0.0.1".into()).into();
+            StorageError::Unavailable("dispatch failure: connection refused 127.0.0.1".into())
+                .into();
         let (status, body) = json(err);
         assert_eq!(status, 503);
         assert!(!body.to_string().contains("127.0.0.1"));

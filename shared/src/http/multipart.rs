@@ -69,7 +69,10 @@ pub async fn parse_upload_form(
                     return Err(malformed("only one file part is allowed"));
                 }
                 form.filename = field.file_name().map(str::to_owned);
-                form.file = field.bytes().await.map_err(|e| form_error(e, max_file_bytes))?;
+                form.file = field
+                    .bytes()
+                    .await
+                    .map_err(|e| form_error(e, max_file_bytes))?;
             }
             "name" | "assetType" => {
                 let slot = if name == "name" {
@@ -80,9 +83,15 @@ pub async fn parse_upload_form(
                 if slot.is_some() {
                     return Err(malformed(format!("field {name} appears more than once")));
                 }
-                let bytes = field.bytes().await.map_err(|e| form_error(e, max_file_bytes))?;
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|e| form_error(e, max_file_bytes))?;
                 let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
-                    ApiError::bad_request("invalid_field", format!("field {name} must be UTF-8 text"))
+                    ApiError::bad_request(
+                        "invalid_field",
+                        format!("field {name} must be UTF-8 text"),
+                    )
                 })?;
                 *slot = Some(text);
             }
@@ -187,29 +196,68 @@ mod tests {
     #[tokio::test]
     async fn refuses_bad_forms() {
         let file = part("file", Some("a.pdf"), b"%PDF-1.4");
-        assert_eq!(status(parse(form(&[part("name", None, b"x")]), 1024).await), 400);
-        assert_eq!(status(parse(form(&[file.clone(), file.clone()]), 1024).await), 400);
-        assert_eq!(status(parse(form(&[part("file", Some("a"), b"")]), 1024).await), 400);
-        assert_eq!(status(parse(form(&[file.clone(), part("evil", None, b"1")]), 1024).await), 400);
+        assert_eq!(
+            status(parse(form(&[part("name", None, b"x")]), 1024).await),
+            400
+        );
+        assert_eq!(
+            status(parse(form(&[file.clone(), file.clone()]), 1024).await),
+            400
+        );
+        assert_eq!(
+            status(parse(form(&[part("file", Some("a"), b"")]), 1024).await),
+            400
+        );
+        assert_eq!(
+            status(parse(form(&[file.clone(), part("evil", None, b"1")]), 1024).await),
+            400
+        );
         assert_eq!(
             status(parse(form(&[file.clone(), part("name", None, b"\xff\xfe")]), 1024).await),
             400
         );
         assert_eq!(
-            status(parse(form(&[part("name", None, b"a"), part("name", None, b"b"), file.clone()]), 1024).await),
+            status(
+                parse(
+                    form(&[
+                        part("name", None, b"a"),
+                        part("name", None, b"b"),
+                        file.clone()
+                    ]),
+                    1024
+                )
+                .await
+            ),
             400
         );
         let truncated = Bytes::from(file[..file.len() - 4].to_vec());
         assert_eq!(status(parse(truncated, 1024).await), 400);
         assert_eq!(
-            status(parse_upload_form(Some("multipart/form-data"), form(&[file.clone()]), 1024).await),
+            status(
+                parse_upload_form(
+                    Some("multipart/form-data"),
+                    form(std::slice::from_ref(&file)),
+                    1024
+                )
+                .await
+            ),
             400
         );
         assert_eq!(
-            status(parse_upload_form(Some("application/json"), form(&[file.clone()]), 1024).await),
+            status(
+                parse_upload_form(
+                    Some("application/json"),
+                    form(std::slice::from_ref(&file)),
+                    1024
+                )
+                .await
+            ),
             400
         );
-        assert_eq!(status(parse_upload_form(None, form(&[file]), 1024).await), 400);
+        assert_eq!(
+            status(parse_upload_form(None, form(&[file]), 1024).await),
+            400
+        );
     }
 
     #[tokio::test]

@@ -14,7 +14,10 @@ pub const ASSET_MAX_AGE_SECS: u64 = 30 * 24 * 3600;
 /// into rendering a document.
 pub(super) const SECURITY_HEADERS: [(header::HeaderName, &str); 2] = [
     (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-    (header::CONTENT_SECURITY_POLICY, "default-src 'none'; sandbox"),
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; sandbox",
+    ),
 ];
 
 /// The representation headers of one stored asset, shared by the 200, 304 and 302 answers.
@@ -107,7 +110,8 @@ fn with_asset_headers(
 
 fn header_value(value: &str) -> HeaderValue {
     // Every value we build is visible ASCII; fall back rather than panic if that ever changes.
-    HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"))
+    HeaderValue::from_str(value)
+        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"))
 }
 
 /// `200` with the asset's bytes.
@@ -116,7 +120,10 @@ pub fn asset_response(headers: &AssetHeaders, bytes: Vec<u8>) -> Response<Body> 
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, header_value(&headers.content_type))
         .header(header::CONTENT_LENGTH, bytes.len())
-        .header(header::CONTENT_DISPOSITION, header_value(&headers.content_disposition));
+        .header(
+            header::CONTENT_DISPOSITION,
+            header_value(&headers.content_disposition),
+        );
     with_asset_headers(builder, headers)
         .body(Body::Binary(bytes))
         .expect("asset response headers are valid")
@@ -124,9 +131,12 @@ pub fn asset_response(headers: &AssetHeaders, bytes: Vec<u8>) -> Response<Body> 
 
 /// `304`: the client's copy is current.
 pub fn not_modified(headers: &AssetHeaders) -> Response<Body> {
-    with_asset_headers(Response::builder().status(StatusCode::NOT_MODIFIED), headers)
-        .body(Body::Empty)
-        .expect("304 headers are valid")
+    with_asset_headers(
+        Response::builder().status(StatusCode::NOT_MODIFIED),
+        headers,
+    )
+    .body(Body::Empty)
+    .expect("304 headers are valid")
 }
 
 /// `302` to a presigned download.
@@ -139,7 +149,9 @@ pub fn redirect(location: &str, headers: &AssetHeaders, cache_control: &str) -> 
     for (name, value) in SECURITY_HEADERS {
         builder = builder.header(name, value);
     }
-    builder.body(Body::Empty).expect("redirect headers are valid")
+    builder
+        .body(Body::Empty)
+        .expect("redirect headers are valid")
 }
 
 pub fn json_response(status: StatusCode, value: &impl Serialize) -> Response<Body> {
@@ -163,9 +175,17 @@ mod tests {
         assert!(!value.contains('\r') && !value.contains('\n'));
         assert!(HeaderValue::from_str(&value).is_ok());
         assert!(value.starts_with("attachment; filename=\"evil_"));
-        let fallback = value.split("filename=\"").nth(1).unwrap().split('"').next().unwrap();
+        let fallback = value
+            .split("filename=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
         assert!(!fallback.contains('/') && !fallback.contains('\\') && !fallback.contains(';'));
-        assert!(value.ends_with("filename*=UTF-8''evil%22__Set-Cookie%3A%20x%3D1%3B_.._%C3%A9.pdf"));
+        assert!(
+            value.ends_with("filename*=UTF-8''evil%22__Set-Cookie%3A%20x%3D1%3B_.._%C3%A9.pdf")
+        );
     }
 
     #[test]

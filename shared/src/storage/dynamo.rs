@@ -12,9 +12,7 @@ use aws_sdk_dynamodb::types::{
 
 use super::s3::unavailable;
 use super::{ApiKeyRepo, AssetRepo, StorageError};
-use crate::domain::{
-    ApiKeyHash, ApiKeyRecord, Asset, AssetKey, AssetType, CompanyId, Visibility,
-};
+use crate::domain::{ApiKeyHash, ApiKeyRecord, Asset, AssetKey, AssetType, CompanyId, Visibility};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -230,7 +228,10 @@ fn asset_from_item(item: &Item) -> Result<Asset, StorageError> {
         key: AssetKey::parse(&r.s("assetKey")?).ok_or_else(|| corrupt("assetKey"))?,
         company_id: CompanyId::parse(&r.s("companyId")?).map_err(|_| corrupt("companyId"))?,
         name: r.s("name")?,
-        asset_type: r.s("assetType")?.parse::<AssetType>().map_err(|_| corrupt("assetType"))?,
+        asset_type: r
+            .s("assetType")?
+            .parse::<AssetType>()
+            .map_err(|_| corrupt("assetType"))?,
         visibility: Visibility::parse(&r.s("visibility")?).ok_or_else(|| corrupt("visibility"))?,
         content_type: r.s("contentType")?,
         size: r.n("size")?,
@@ -324,6 +325,9 @@ mod tests {
             now_ms: 0,
         }));
         item.insert("size".into(), AttributeValue::S("big".into()));
-        assert!(matches!(asset_from_item(&item), Err(StorageError::Corrupt(_))));
+        assert!(matches!(
+            asset_from_item(&item),
+            Err(StorageError::Corrupt(_))
+        ));
     }
 }

@@ -38,8 +38,12 @@ pub struct PresignedGet {
 
 #[async_trait]
 pub trait BlobStore: Send + Sync {
-    async fn put(&self, object_key: &str, bytes: Bytes, content_type: &str)
-    -> Result<(), StorageError>;
+    async fn put(
+        &self,
+        object_key: &str,
+        bytes: Bytes,
+        content_type: &str,
+    ) -> Result<(), StorageError>;
     /// `Ok(None)` when there is no such object.
     async fn get(&self, object_key: &str) -> Result<Option<Bytes>, StorageError>;
     /// Deleting a missing object is not an error.

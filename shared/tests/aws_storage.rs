@@ -1,0 +1,382 @@
+//! The S3 and DynamoDB adapters and the handlers on top of them, through the real AWS SDK clients
+//! over HTTP against the local stand-in (moto by default; any endpoint in `AWS_ENDPOINT_URL`).
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use asset_service::app::{App, AwsStorage};
+use asset_service::auth::issue_key;
+use asset_service::config::Config;
+use asset_service::domain::{
+    ApiKeySecret, Asset, AssetKey, CompanyId, NewAsset, Visibility, detect_content,
+};
+use asset_service::storage::dynamo::DynamoTable;
+use asset_service::storage::{ApiKeyRepo, AssetRepo, BlobStore, PresignedGet, StorageError};
+use asset_service::{get_asset, upload};
+use bytes::Bytes;
+use lambda_http::http::{Method, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response};
+
+async fn provisioned(test: &str) -> Option<(Config, AwsStorage)> {
+    let config = support::local_config(test)?;
+    let storage = AwsStorage::connect(&config).await;
+    storage
+        .blobs
+        .ensure_bucket(storage.region.as_deref())
+        .await
+        .expect("bucket");
+    storage.table.ensure_table().await.expect("table");
+    // Both are idempotent: a second call must not fail.
+    storage
+        .blobs
+        .ensure_bucket(storage.region.as_deref())
+        .await
+        .expect("bucket again");
+    storage.table.ensure_table().await.expect("table again");
+    Some((config, storage))
+}
+
+async fn object_keys(storage: &AwsStorage, bucket: &str) -> Vec<String> {
+    let listed = storage
+        .s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("list objects");
+    listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect()
+}
+
+fn sample_asset(bytes: &[u8], visibility: Visibility) -> Asset {
+    let content = detect_content(bytes, None).unwrap();
+    Asset::create(NewAsset {
+        company_id: CompanyId::parse("acme").unwrap(),
+        name: "sample".into(),
+        visibility,
+        content: &content,
+        bytes,
+        now_ms: 1_700_000_000_000,
+    })
+}
+
+#[tokio::test]
+async fn s3_blob_store_round_trip_and_presign() {
+    let Some((config, storage)) = provisioned("blobs").await else {
+        return;
+    };
+    let blobs = storage.blobs.as_ref();
+    let key = "companies/acme/assets/k/original";
+    blobs
+        .put(key, Bytes::from_static(support::JPEG), "image/jpeg")
+        .await
+        .unwrap();
+    assert_eq!(
+        blobs.get(key).await.unwrap().as_deref(),
+        Some(support::JPEG)
+    );
+    let head = storage
+        .s3
+        .head_object()
+        .bucket(&config.bucket_name)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.content_type(), Some("image/jpeg"));
+    assert_eq!(
+        blobs.location(key),
+        format!("s3://{}/{key}", config.bucket_name)
+    );
+
+    let url = blobs
+        .presign_get(
+            key,
+            &PresignedGet {
+                expires_in: Duration::from_secs(120),
+                content_type: "image/jpeg".into(),
+                content_disposition: "inline; filename=\"a.jpg\"".into(),
+                cache_control: "private, max-age=96".into(),
+            },
+        )
+        .await
+        .unwrap();
+    // moto does not check signatures or expiry, so check what the URL asks for...
+    assert!(url.contains("X-Amz-Expires=120"), "{url}");
+    assert!(url.contains("X-Amz-Signature="), "{url}");
+    assert!(url.contains("response-content-type=image%2Fjpeg"), "{url}");
+    assert!(url.contains("response-content-disposition=inline"), "{url}");
+    assert!(url.contains("response-cache-control=private"), "{url}");
+    assert!(
+        url.contains(&format!("/{}/companies/acme/", config.bucket_name)),
+        "path-style: {url}"
+    );
+    // ...and that it really downloads the object.
+    let fetched = reqwest::get(&url).await.unwrap();
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(fetched.headers()["content-type"], "image/jpeg");
+    assert_eq!(fetched.bytes().await.unwrap(), support::JPEG);
+
+    blobs.delete(key).await.unwrap();
+    assert_eq!(blobs.get(key).await.unwrap(), None);
+    blobs
+        .delete(key)
+        .await
+        .expect("deleting a missing object is fine");
+}
+
+#[tokio::test]
+async fn dynamo_asset_repo_never_overwrites() {
+    let Some((_, storage)) = provisioned("assets").await else {
+        return;
+    };
+    let repo: &dyn AssetRepo = storage.table.as_ref();
+    let asset = sample_asset(support::PDF, Visibility::Private);
+    repo.insert(&asset).await.unwrap();
+    assert_eq!(repo.find(&asset.key).await.unwrap(), Some(asset.clone()));
+    let mut impostor = sample_asset(support::PNG, Visibility::Public);
+    impostor.key = asset.key.clone();
+    assert!(matches!(
+        repo.insert(&impostor).await,
+        Err(StorageError::AlreadyExists)
+    ));
+    assert_eq!(
+        repo.find(&asset.key).await.unwrap(),
+        Some(asset),
+        "original kept"
+    );
+    assert_eq!(repo.find(&AssetKey::generate()).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn dynamo_key_repo_issues_lists_and_revokes() {
+    let Some((config, storage)) = provisioned("keys").await else {
+        return;
+    };
+    let repo = storage.table.as_ref();
+    let (secret, record) = issue_key(repo, CompanyId::parse("acme").unwrap())
+        .await
+        .unwrap();
+    let (_, other) = issue_key(repo, CompanyId::parse("globex").unwrap())
+        .await
+        .unwrap();
+    let found = ApiKeyRepo::find(repo, &secret.hash())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, record);
+    assert_eq!(
+        ApiKeyRepo::find(repo, &ApiKeySecret::generate().hash())
+            .await
+            .unwrap(),
+        None
+    );
+    let listed = repo.list().await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.contains(&record) && listed.contains(&other));
+    assert!(repo.revoke(record.key_id()).await.unwrap());
+    assert!(
+        ApiKeyRepo::find(repo, &secret.hash())
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
+    assert!(
+        !ApiKeyRepo::find(repo, &other.hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
+    assert!(!repo.revoke("ffffffffffffffff").await.unwrap());
+    // The raw secret is nowhere in the table.
+    let scan = storage
+        .dynamo
+        .scan()
+        .table_name(&config.table_name)
+        .send()
+        .await
+        .unwrap();
+    assert!(!format!("{:?}", scan.items()).contains(secret.expose()));
+}
+
+fn multipart(name: &str, file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "it-boundary-7MA4YWxkTrZu0gW";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n{name}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+fn upload_request(api_key: &str, content_type: String, body: Vec<u8>) -> Request {
+    lambda_http::http::Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/partner/asset/upload/private")
+        .header("x-api-key", api_key)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::Binary(body))
+        .unwrap()
+}
+
+fn get_request(key: &str, api_key: Option<&str>) -> Request {
+    let mut builder = lambda_http::http::Request::builder()
+        .method(Method::GET)
+        .uri(format!("/api/v1/partner/asset/{key}"));
+    if let Some(api_key) = api_key {
+        builder = builder.header("x-api-key", api_key);
+    }
+    builder
+        .body(Body::Empty)
+        .unwrap()
+        .with_path_parameters(HashMap::from([("assetKey".to_string(), key.to_string())]))
+}
+
+fn json(response: &Response<Body>) -> serde_json::Value {
+    serde_json::from_slice(response.body().as_ref()).unwrap()
+}
+
+#[tokio::test]
+async fn upload_and_get_through_s3_and_dynamodb() {
+    let Some((mut config, storage)) = provisioned("handlers").await else {
+        return;
+    };
+    config.inline_max_bytes = 100_000;
+    let (secret, _) = issue_key(storage.table.as_ref(), CompanyId::parse("acme").unwrap())
+        .await
+        .unwrap();
+    let app = App::new(
+        config.clone(),
+        storage.blobs.clone(),
+        storage.table.clone(),
+        storage.table.clone(),
+    );
+
+    let mut keys = Vec::new();
+    for (bytes, file_name, mime) in [
+        (support::PNG, "logo.png", "image/png"),
+        (support::PDF, "doc.pdf", "application/pdf"),
+        (support::JPEG, "photo.jpg", "image/jpeg"),
+    ] {
+        let (content_type, body) = multipart("asset", file_name, bytes);
+        let response = upload(
+            &app,
+            Visibility::Private,
+            upload_request(secret.expose(), content_type, body),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let asset = json(&response);
+        let key = asset["key"].as_str().unwrap().to_owned();
+        let object_key = format!("companies/acme/assets/{key}/original");
+        assert_eq!(
+            asset["platformFileUrl"],
+            format!("s3://{}/{object_key}", config.bucket_name)
+        );
+        assert_eq!(asset["contentType"], mime);
+        // Bytes and metadata are both really stored.
+        let stored = storage
+            .s3
+            .get_object()
+            .bucket(&config.bucket_name)
+            .key(&object_key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stored.content_type(), Some(mime));
+        assert_eq!(stored.body.collect().await.unwrap().into_bytes(), bytes);
+        let item = AssetRepo::find(storage.table.as_ref(), &AssetKey::parse(&key).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(item.object_key, object_key);
+        keys.push((key, bytes, mime));
+    }
+
+    for (key, bytes, mime) in &keys {
+        let response = get_asset(&app, get_request(key, Some(secret.expose()))).await;
+        if bytes.len() as u64 <= config.inline_max_bytes {
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(response.headers()["content-type"], *mime);
+            assert_eq!(response.body().as_ref(), *bytes);
+        } else {
+            assert_eq!(response.status(), StatusCode::FOUND);
+            let location = response.headers()["location"].to_str().unwrap();
+            let fetched = reqwest::get(location).await.unwrap();
+            assert_eq!(fetched.headers()["content-type"], *mime);
+            assert_eq!(fetched.bytes().await.unwrap(), *bytes);
+        }
+        let anonymous = get_asset(&app, get_request(key, None)).await;
+        assert_eq!(anonymous.status(), StatusCode::NOT_FOUND);
+    }
+}
+
+#[tokio::test]
+async fn failed_metadata_write_leaves_no_object_in_s3() {
+    let Some((config, storage)) = provisioned("orphans").await else {
+        return;
+    };
+    let (secret, _) = issue_key(storage.table.as_ref(), CompanyId::parse("acme").unwrap())
+        .await
+        .unwrap();
+    // Keys resolve, but asset metadata goes to a table that does not exist: the write fails after
+    // the object was stored.
+    let missing_table = Arc::new(DynamoTable::new(storage.dynamo.clone(), "no-such-table"));
+    let app = App::new(
+        config.clone(),
+        storage.blobs.clone(),
+        missing_table,
+        storage.table.clone(),
+    );
+    let (content_type, body) = multipart("x", "logo.png", support::PNG);
+    let response = upload(
+        &app,
+        Visibility::Public,
+        upload_request(secret.expose(), content_type, body),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(json(&response)["error"]["code"], "storage_unavailable");
+    assert_eq!(
+        object_keys(&storage, &config.bucket_name).await,
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn unreachable_storage_is_a_prompt_503() {
+    let Some(mut config) = support::local_config("down") else {
+        return;
+    };
+    // Nothing listens on port 9 of loopback: every call fails to connect.
+    config.aws_endpoint_url = Some("http://127.0.0.1:9".into());
+    config.aws.max_attempts = 2;
+    let storage = AwsStorage::connect(&config).await;
+    let app = App::new(
+        config,
+        storage.blobs.clone(),
+        storage.table.clone(),
+        storage.table.clone(),
+    );
+    let (content_type, body) = multipart("x", "logo.png", support::PNG);
+    let response = upload(
+        &app,
+        Visibility::Private,
+        upload_request("ak_whatever", content_type, body),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let response = get_asset(&app, get_request(AssetKey::generate().as_str(), None)).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+}

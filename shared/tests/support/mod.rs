@@ -1,0 +1,61 @@
+//! Shared set-up for tests that need the local AWS stand-in (and, for end-to-end tests, a running
+//! `cargo lambda watch`). `scripts/test.sh` starts both and sets `REQUIRE_LOCAL_AWS=1`, which turns a
+//! missing stack into a failure instead of a skip.
+#![allow(dead_code)]
+
+use asset_service::config::Config;
+
+pub const JPEG: &[u8] = include_bytes!("../fixtures/photo.jpg");
+pub const PNG: &[u8] = include_bytes!("../fixtures/logo.png");
+pub const PDF: &[u8] = include_bytes!("../fixtures/document.pdf");
+
+fn required() -> bool {
+    std::env::var("REQUIRE_LOCAL_AWS").is_ok_and(|v| v == "1")
+}
+
+fn skip(what: &str) -> Option<Config> {
+    if required() {
+        panic!("{what} is not configured but REQUIRE_LOCAL_AWS=1; run scripts/test.sh");
+    }
+    eprintln!("skipped: {what} is not configured (run scripts/test.sh)");
+    None
+}
+
+/// A configuration pointing at fresh, uniquely named storage on the local stand-in, or `None` when
+/// no stand-in is configured.
+pub fn local_config(test: &str) -> Option<Config> {
+    let endpoint = match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(endpoint) if !endpoint.is_empty() => endpoint,
+        _ => return skip("AWS_ENDPOINT_URL"),
+    };
+    let suffix = asset_service::domain::AssetKey::generate()
+        .as_str()
+        .to_ascii_lowercase()
+        .replace(['_', '-'], "0");
+    let bucket = format!("it-{}-{}", test.replace('_', "-"), &suffix[..10]);
+    let table = format!("it-{test}-{}", &suffix[..10]);
+    let mut config = Config::from_lookup(|name| match name {
+        "ASSETS_TABLE" => Some(table.clone()),
+        "ASSETS_BUCKET" => Some(bucket.clone()),
+        "AWS_ENDPOINT_URL" => Some(endpoint.clone()),
+        "PUBLIC_BASE_URL" => Some("https://assets.test".into()),
+        _ => None,
+    })
+    .expect("test configuration is valid");
+    config.bucket_name.truncate(63);
+    Some(config)
+}
+
+/// The base URL of the `cargo lambda watch` started by `scripts/test.sh`, with the storage names
+/// the functions behind it use.
+pub fn e2e_target() -> Option<(String, Config)> {
+    let base = match std::env::var("E2E_BASE_URL") {
+        Ok(base) if !base.is_empty() => base,
+        _ => {
+            skip("E2E_BASE_URL")?;
+            unreachable!()
+        }
+    };
+    let config = Config::from_env().expect("ASSETS_TABLE and ASSETS_BUCKET are set for e2e tests");
+    Some((base, config))
+}
