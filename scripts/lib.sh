@@ -42,3 +42,36 @@ local_aws_env() {
   export AWS_EC2_METADATA_DISABLED=true
   unset AWS_PROFILE AWS_SESSION_TOKEN
 }
+
+# Starts `cargo lambda watch` on 127.0.0.1:$1 in its own process group; prints its pid.
+# Extra arguments go to watch. Logs go to $2.
+start_watch() {
+  local port="$1" logfile="$2"; shift 2
+  (cd "$ROOT" && exec setsid cargo lambda watch -A 127.0.0.1 -P "$port" "$@") >"$logfile" 2>&1 &
+  local pid=$!
+  local i code
+  for ((i = 0; i < 300; i++)); do
+    code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$port/" || true)
+    [[ "$code" == 404 ]] && { echo "$pid"; return 0; }
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  cat "$logfile" >&2
+  die "cargo lambda watch did not start on port $port"
+}
+
+# Asks each function once so it is compiled and started before anything is timed or tested.
+warm_functions() {
+  local base="$1"
+  curl -s -o /dev/null -m 600 "$base/api/v1/partner/asset/AAAAAAAAAAAAAAAAAAAAAAAA" || true
+  curl -s -o /dev/null -m 600 -X POST "$base/api/v1/partner/asset/upload/private" || true
+  curl -s -o /dev/null -m 600 -X POST "$base/api/v1/partner/asset/upload/public" || true
+}
+
+# Stops a process group started with setsid (watch) or a plain process (moto), then waits for it.
+stop_process() {
+  local pid="$1"
+  [[ -n "$pid" ]] || return 0
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  timeout 10 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls this):
+#   1. formatting and clippy (warnings are errors);
+#   2. one debug build of the workspace and its tests;
+#   3. a private local AWS stand-in (moto) and `cargo lambda watch` on test ports;
+#   4. every test: unit, storage tests through the real SDK against moto, and end-to-end over HTTP.
+# Ports can be moved with TEST_AWS_PORT / TEST_WATCH_PORT; nothing listens beyond 127.0.0.1.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+AWS_PORT="${TEST_AWS_PORT:-4599}"
+WATCH_PORT="${TEST_WATCH_PORT:-9099}"
+
+"$ROOT/scripts/bootstrap.sh"
+cd "$ROOT"
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+log "building the workspace and its tests (debug)"
+cargo build --workspace --all-targets --quiet
+
+local_aws_env "$AWS_PORT"
+export ASSETS_TABLE="assets-e2e"
+export ASSETS_BUCKET="assets-e2e"
+export PUBLIC_BASE_URL="http://127.0.0.1:$WATCH_PORT"
+# Small limits so the end-to-end tests reach the redirect path and the 413 with small fixtures.
+export INLINE_MAX_BYTES=100000
+export MAX_UPLOAD_BYTES=1048576
+export LOG_LEVEL=info
+mkdir -p "$STATE_DIR"
+
+moto_pid=""
+watch_pid=""
+cleanup() {
+  stop_process "$watch_pid"
+  stop_process "$moto_pid"
+}
+trap cleanup EXIT INT TERM
+
+log "starting moto on 127.0.0.1:$AWS_PORT"
+moto_pid=$(start_local_aws "$AWS_PORT")
+"$ROOT/target/debug/asset-admin" setup
+
+log "starting cargo lambda watch on 127.0.0.1:$WATCH_PORT"
+watch_pid=$(start_watch "$WATCH_PORT" "$STATE_DIR/watch-test.log" --ignore-changes)
+warm_functions "http://127.0.0.1:$WATCH_PORT"
+
+log "running the tests"
+export E2E_BASE_URL="http://127.0.0.1:$WATCH_PORT"
+export REQUIRE_LOCAL_AWS=1
+status=0
+cargo test --workspace --all-targets "$@" || status=$?
+if [[ $status -ne 0 ]]; then
+  log "tests failed; last lines of the functions' log:"
+  tail -n 40 "$STATE_DIR/watch-test.log" >&2 || true
+fi
+exit "$status"
