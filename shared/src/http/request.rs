@@ -100,3 +100,76 @@ pub fn asset_key_param(req: &Request) -> Result<AssetKey, ApiError> {
         .map_err(|_| ApiError::NotFound)?;
     AssetKey::parse(&decoded).ok_or(ApiError::NotFound)
 }
+
+#[cfg(test)]
+mod tests {
+    use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+    use lambda_http::{Body, RequestExt};
+
+    use super::*;
+
+    fn config(public_base_url: Option<&str>) -> Config {
+        let mut config = Config::from_lookup(|name| match name {
+            "ASSETS_TABLE" | "ASSETS_BUCKET" => Some("x".into()),
+            _ => None,
+        })
+        .unwrap();
+        config.public_base_url = public_base_url.map(str::to_owned);
+        config
+    }
+
+    fn request(stage: &str, headers: &[(&str, &str)]) -> Request {
+        let mut builder = lambda_http::http::Request::builder().uri("/api/v1/partner/asset/x");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let mut context = ApiGatewayV2httpRequestContext::default();
+        context.stage = Some(stage.to_owned());
+        context.domain_name = Some("abc.execute-api.eu-west-1.amazonaws.com".to_owned());
+        builder
+            .body(Body::Empty)
+            .unwrap()
+            .with_request_context(RequestContext::ApiGatewayV2(context))
+    }
+
+    #[test]
+    fn base_url_comes_from_config_else_host_and_stage() {
+        let req = request("prod", &[("host", "api.example.com")]);
+        assert_eq!(
+            base_url(&config(None), &req),
+            "https://api.example.com/prod"
+        );
+        assert_eq!(
+            base_url(&config(Some("https://cdn.example.com")), &req),
+            "https://cdn.example.com"
+        );
+        let default_stage = request("$default", &[("x-forwarded-proto", "http")]);
+        assert_eq!(
+            base_url(&config(None), &default_stage),
+            "http://abc.execute-api.eu-west-1.amazonaws.com"
+        );
+    }
+
+    #[test]
+    fn api_key_from_either_header() {
+        let key = |headers: &[(&str, &str)]| {
+            presented_api_key(&request("$default", headers)).map(|k| k.map(str::to_owned))
+        };
+        assert_eq!(
+            key(&[("x-api-key", "ak_1")]).unwrap().as_deref(),
+            Some("ak_1")
+        );
+        assert_eq!(
+            key(&[("authorization", "Bearer ak_2")]).unwrap().as_deref(),
+            Some("ak_2")
+        );
+        assert_eq!(
+            key(&[("authorization", "bearer  ak_3 ")])
+                .unwrap()
+                .as_deref(),
+            Some("ak_3")
+        );
+        assert_eq!(key(&[]).unwrap(), None);
+        assert!(key(&[("authorization", "Basic dXNlcjpwYXNz")]).is_err());
+    }
+}
