@@ -19,8 +19,10 @@ cargo fmt --all -- --check
 log "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-log "building the workspace and its tests (debug)"
-cargo build --workspace --all-targets --quiet
+# Exactly what `cargo lambda watch` runs (`cargo run --bin`), so it starts the functions without
+# rebuilding them; the test targets (with dev-dependency features) are built by `cargo test` below.
+log "building the functions and tools (debug)"
+cargo build --workspace --bins --quiet
 
 local_aws_env "$AWS_PORT"
 export ASSETS_TABLE="assets-e2e"
@@ -52,9 +54,12 @@ log "running the tests"
 export E2E_BASE_URL="http://127.0.0.1:$WATCH_PORT"
 export REQUIRE_LOCAL_AWS=1
 status=0
-cargo test --workspace --all-targets "$@" || status=$?
+cargo test --workspace --all-targets "$@" 2>&1 | tee "$STATE_DIR/test-output.log" || status=$?
 if [[ $status -ne 0 ]]; then
   log "tests failed; last lines of the functions' log:"
   tail -n 40 "$STATE_DIR/watch-test.log" >&2 || true
 fi
+# One closing line for the whole suite (cargo prints one per test binary, the last often empty).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$STATE_DIR/test-output.log"
 exit "$status"
