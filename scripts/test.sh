@@ -14,6 +14,10 @@ WATCH_PORT="${TEST_WATCH_PORT:-9099}"
 "$ROOT/scripts/bootstrap.sh"
 cd "$ROOT"
 
+log "template: cfn-lint and sam validate --lint"
+cfn-lint template.yaml
+SAM_CLI_TELEMETRY=0 sam validate --lint --region us-east-1 --template-file template.yaml
+
 log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy --all-targets -- -D warnings"
@@ -58,6 +62,18 @@ cargo test --workspace --all-targets "$@" 2>&1 | tee "$STATE_DIR/test-output.log
 if [[ $status -ne 0 ]]; then
   log "tests failed; last lines of the functions' log:"
   tail -n 40 "$STATE_DIR/watch-test.log" >&2 || true
+fi
+if [[ $status -eq 0 ]]; then
+  # The deployment build, offline, exactly as an operator runs it (x86_64 here; README for arm64).
+  log "sam build (rust-cargolambda, x86_64, release)"
+  SAM_CLI_TELEMETRY=0 sam build --beta-features --parameter-overrides Architecture=x86_64 \
+    --build-dir "$STATE_DIR/sam-build" >"$STATE_DIR/sam-build.log" 2>&1 || {
+    tail -n 40 "$STATE_DIR/sam-build.log" >&2
+    die "sam build failed"
+  }
+  for fn in UploadPrivateFunction UploadPublicFunction GetAssetFunction; do
+    [[ -x "$STATE_DIR/sam-build/$fn/bootstrap" ]] || die "sam build made no bootstrap for $fn"
+  done
 fi
 # One closing line for the whole suite (cargo prints one per test binary, the last often empty).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }

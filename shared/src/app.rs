@@ -6,6 +6,7 @@ use std::sync::Arc;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 use crate::config::{Config, ConfigError};
 use crate::storage::dynamo::DynamoTable;
@@ -57,7 +58,12 @@ impl App {
 impl AwsStorage {
     pub async fn connect(config: &Config) -> Self {
         let tuning = &config.aws;
+        // One HTTPS client for both services: hyper 1 with rustls on ring (see Cargo.toml).
+        let http_client = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+            .build_https();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http_client)
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(tuning.connect_timeout)

@@ -20,6 +20,21 @@ const PK: &str = "pk";
 const KIND_ASSET: &str = "asset";
 const KIND_API_KEY: &str = "apikey";
 
+/// The IAM actions each repository method needs on the table, as `(trait::method, actions)`.
+/// `template.yaml` grants a function exactly the actions of the methods it calls; a test holds the
+/// two together, so keep this table in step with the SDK calls below.
+pub const IAM_ACTIONS: &[(&str, &[&str])] = &[
+    ("AssetRepo::insert", &["dynamodb:PutItem"]),
+    ("AssetRepo::find", &["dynamodb:GetItem"]),
+    ("ApiKeyRepo::insert", &["dynamodb:PutItem"]),
+    ("ApiKeyRepo::find", &["dynamodb:GetItem"]),
+    ("ApiKeyRepo::list", &["dynamodb:Scan"]),
+    (
+        "ApiKeyRepo::revoke",
+        &["dynamodb:Scan", "dynamodb:UpdateItem"],
+    ),
+];
+
 #[derive(Clone)]
 pub struct DynamoTable {
     client: Client,

@@ -9,6 +9,17 @@ use bytes::Bytes;
 
 use super::{BlobStore, PresignedGet, StorageError};
 
+/// The IAM action each [`BlobStore`] method needs on the bucket's objects. `template.yaml` grants a
+/// function exactly the actions of the methods it calls; a test holds the two together, so keep
+/// this table in step with the SDK calls below.
+pub const IAM_ACTIONS: &[(&str, &str)] = &[
+    ("put", "s3:PutObject"),
+    ("get", "s3:GetObject"),
+    ("delete", "s3:DeleteObject"),
+    // A presigned URL carries the signer's permissions: GetObject, nothing more.
+    ("presign_get", "s3:GetObject"),
+];
+
 pub struct S3BlobStore {
     client: Client,
     bucket: String,
