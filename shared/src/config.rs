@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::domain::ImageLimits;
+
 /// Lambda's synchronous payload limit; request and response bodies are base64-encoded inside it.
 pub const LAMBDA_PAYLOAD_LIMIT: u64 = 6 * 1024 * 1024;
 /// Largest file whose base64 form, plus multipart framing and the event envelope, still fits.
@@ -26,6 +28,8 @@ pub struct Config {
     /// A local AWS stand-in (moto, LocalStack). Setting it also switches S3 to path-style addressing.
     pub aws_endpoint_url: Option<String>,
     pub aws: AwsTuning,
+    /// Images larger than this are refused from their header, before any decoding.
+    pub image_limits: ImageLimits,
 }
 
 /// Timeouts and retries for every AWS call: a request must fail with 503 well inside the Lambda
@@ -125,6 +129,10 @@ impl Config {
                     20_000,
                 )?),
                 max_attempts: number("AWS_MAX_ATTEMPTS", 3)?.clamp(1, 10) as u32,
+            },
+            image_limits: ImageLimits {
+                max_pixels: number("MAX_IMAGE_PIXELS", ImageLimits::default().max_pixels)?,
+                max_side: number("MAX_IMAGE_SIDE", ImageLimits::default().max_side)?,
             },
         })
     }

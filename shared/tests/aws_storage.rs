@@ -62,6 +62,7 @@ fn sample_asset(bytes: &[u8], visibility: Visibility) -> Asset {
         visibility,
         content: &content,
         bytes,
+        dimensions: None,
         now_ms: 1_700_000_000_000,
     })
 }

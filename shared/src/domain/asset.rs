@@ -90,6 +90,8 @@ pub struct Asset {
     pub size: u64,
     /// Hex SHA-256 of the bytes: the checksum partners can verify and the source of the ETag.
     pub sha256: String,
+    /// Width and height in pixels, for images.
+    pub dimensions: Option<(u32, u32)>,
     pub object_key: String,
     pub created_ms: i64,
     pub modified_ms: i64,
@@ -103,6 +105,7 @@ pub struct NewAsset<'a> {
     pub visibility: Visibility,
     pub content: &'a DetectedContent,
     pub bytes: &'a [u8],
+    pub dimensions: Option<(u32, u32)>,
     pub now_ms: i64,
 }
 
@@ -123,6 +126,7 @@ impl Asset {
             content_type: new.content.mime.to_owned(),
             size: new.bytes.len() as u64,
             sha256: super::api_key::hex(&Sha256::digest(new.bytes)),
+            dimensions: new.dimensions,
             created_ms: new.now_ms,
             modified_ms: new.now_ms,
             deleted: false,
@@ -182,6 +186,7 @@ mod tests {
             visibility,
             content: &content,
             bytes,
+            dimensions: None,
             now_ms: 1,
         })
     }

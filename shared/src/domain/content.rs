@@ -24,6 +24,17 @@ pub enum ContentRejection {
     Markup,
     #[error("the content could not be identified as an accepted format")]
     Unrecognised,
+    #[error(
+        "the image is {width}x{height} pixels; the limit is {max_pixels} pixels and {max_side} pixels a side"
+    )]
+    ImageTooLarge {
+        width: u64,
+        height: u64,
+        max_pixels: u64,
+        max_side: u64,
+    },
+    #[error("the image's header cannot be read: the file is corrupt or truncated")]
+    UnreadableImage,
     #[error("assetType {declared} does not match the content, which is {detected} ({mime})")]
     TypeMismatch {
         declared: AssetType,
@@ -168,7 +179,53 @@ impl Allowed {
     }
 }
 
+/// How large an image may be. Checked from the header alone, before any pixel is decoded, so a
+/// small file that claims enormous dimensions (a decompression bomb) costs nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageLimits {
+    pub max_pixels: u64,
+    pub max_side: u64,
+}
+
+impl Default for ImageLimits {
+    fn default() -> Self {
+        Self {
+            max_pixels: 50_000_000,
+            max_side: 20_000,
+        }
+    }
+}
+
 impl DetectedContent {
+    /// Width and height of an image from its header, refused when over `limits`; `Ok(None)` for
+    /// content that is not an image.
+    pub fn check_image(
+        &self,
+        bytes: &[u8],
+        limits: ImageLimits,
+    ) -> Result<Option<(u32, u32)>, ContentRejection> {
+        if self.asset_type != AssetType::Image {
+            return Ok(None);
+        }
+        let size = imagesize::blob_size(bytes).map_err(|_| ContentRejection::UnreadableImage)?;
+        let (width, height) = (size.width as u64, size.height as u64);
+        if width == 0 || height == 0 {
+            return Err(ContentRejection::UnreadableImage);
+        }
+        if width > limits.max_side
+            || height > limits.max_side
+            || width.saturating_mul(height) > limits.max_pixels
+        {
+            return Err(ContentRejection::ImageTooLarge {
+                width,
+                height,
+                max_pixels: limits.max_pixels,
+                max_side: limits.max_side,
+            });
+        }
+        Ok(Some((width as u32, height as u32)))
+    }
+
     /// The client's `assetType` is a claim to check, not a label to trust.
     pub fn check_declared(&self, declared: Option<AssetType>) -> Result<(), ContentRejection> {
         match declared {
@@ -319,6 +376,47 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    fn png_header(width: u32, height: u32) -> Vec<u8> {
+        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+        png.extend_from_slice(&width.to_be_bytes());
+        png.extend_from_slice(&height.to_be_bytes());
+        png.extend_from_slice(b"\x08\x06\0\0\0\0\0\0\0");
+        png
+    }
+
+    #[test]
+    fn image_dimensions_are_read_from_the_header_and_limited() {
+        let limits = ImageLimits {
+            max_pixels: 1_000_000,
+            max_side: 2_000,
+        };
+        let small = png_header(640, 480);
+        let content = detect_content(&small, None).unwrap();
+        assert_eq!(content.check_image(&small, limits), Ok(Some((640, 480))));
+        for (w, h) in [
+            (1_001, 1_000),
+            (2_001, 10),
+            (100_000, 100_000),
+            (u32::MAX, u32::MAX),
+        ] {
+            let bomb = png_header(w, h);
+            assert!(matches!(
+                content.check_image(&bomb, limits),
+                Err(ContentRejection::ImageTooLarge { .. })
+            ));
+        }
+        assert_eq!(
+            content.check_image(&png_header(0, 5), limits),
+            Err(ContentRejection::UnreadableImage)
+        );
+        assert_eq!(
+            content.check_image(&small[..12], limits),
+            Err(ContentRejection::UnreadableImage)
+        );
+        let pdf = detect_content(PDF, None).unwrap();
+        assert_eq!(pdf.check_image(PDF, limits), Ok(None));
     }
 
     #[test]

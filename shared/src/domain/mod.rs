@@ -12,7 +12,7 @@ pub use asset::{
     clean_asset_name,
 };
 pub use content::{
-    ContentRejection, DetectedContent, detect_content, display_filename,
+    ContentRejection, DetectedContent, ImageLimits, detect_content, display_filename,
     extension_for as content_extension, inline_safe as content_inline_safe,
 };
 pub use ids::{AssetKey, CompanyId, InvalidCompanyId, random_bytes};

@@ -57,6 +57,7 @@ async fn try_upload(
         .map_err(|e| ApiError::bad_request("invalid_field", e.to_string()))?;
     let content = detect_content(&form.file, form.filename.as_deref())?;
     content.check_declared(declared)?;
+    let dimensions = content.check_image(&form.file, app.config.image_limits)?;
     let name = choose_name(form.name.as_deref(), form.filename.as_deref())?;
 
     let asset = Asset::create(NewAsset {
@@ -65,6 +66,7 @@ async fn try_upload(
         visibility,
         content: &content,
         bytes: &form.file,
+        dimensions,
         now_ms: now_ms(),
     });
     store(app, &asset, form.file).await?;

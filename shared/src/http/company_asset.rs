@@ -38,6 +38,10 @@ pub struct CompanyAsset {
     pub content_type: String,
     pub size: u64,
     pub sha256: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
 }
 
 impl CompanyAsset {
@@ -67,6 +71,8 @@ impl CompanyAsset {
             content_type: asset.content_type.clone(),
             size: asset.size,
             sha256: asset.sha256.clone(),
+            width: asset.dimensions.map(|(w, _)| w),
+            height: asset.dimensions.map(|(_, h)| h),
         }
     }
 }

@@ -21,8 +21,8 @@ pub enum ApiError {
     PayloadTooLarge { limit: u64 },
     #[error("{0}")]
     UnsupportedMediaType(String),
-    #[error("{0}")]
-    Unprocessable(String),
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
     #[error("storage is temporarily unavailable, please retry")]
     StorageUnavailable,
     #[error("the request could not be completed")]
@@ -55,7 +55,7 @@ impl ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -68,7 +68,7 @@ impl ApiError {
             Self::NotFound => "not_found",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
-            Self::Unprocessable(_) => "asset_type_mismatch",
+            Self::Unprocessable { code, .. } => code,
             Self::StorageUnavailable => "storage_unavailable",
             Self::Internal => "internal",
         }
@@ -126,7 +126,18 @@ impl From<ContentRejection> for ApiError {
     fn from(err: ContentRejection) -> Self {
         match err {
             ContentRejection::Empty => Self::bad_request("empty_file", err.to_string()),
-            ContentRejection::TypeMismatch { .. } => Self::Unprocessable(err.to_string()),
+            ContentRejection::TypeMismatch { .. } => Self::Unprocessable {
+                code: "asset_type_mismatch",
+                message: err.to_string(),
+            },
+            ContentRejection::ImageTooLarge { .. } => Self::Unprocessable {
+                code: "image_too_large",
+                message: err.to_string(),
+            },
+            ContentRejection::UnreadableImage => Self::Unprocessable {
+                code: "invalid_image",
+                message: err.to_string(),
+            },
             ContentRejection::NotAllowed(_)
             | ContentRejection::Markup
             | ContentRejection::Unrecognised => Self::UnsupportedMediaType(err.to_string()),

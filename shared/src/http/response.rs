@@ -59,7 +59,8 @@ impl AssetHeaders {
 }
 
 /// RFC 6266 `Content-Disposition` with an ASCII fallback `filename` and the exact UTF-8 name in
-/// `filename*`. Quotes, backslashes, path separators and control characters never reach the header.
+/// `filename*`. Quotes, backslashes, path separators and control characters never reach the header;
+/// the fallback also loses `;`, `%` and `=` so naive parsers cannot mistake it for parameters.
 pub fn content_disposition(disposition: &str, filename: &str) -> String {
     const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
         .remove(b'!')
@@ -85,7 +86,7 @@ pub fn content_disposition(disposition: &str, filename: &str) -> String {
     let fallback: String = safe
         .chars()
         .map(|c| match c {
-            ' '..='~' if c != '"' && c != '\\' && c != ';' && c != '%' => c,
+            ' '..='~' if !matches!(c, '"' | '\\' | ';' | '%' | '=') => c,
             _ => '_',
         })
         .collect();

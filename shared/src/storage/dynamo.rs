@@ -217,7 +217,7 @@ fn n(value: impl ToString) -> AttributeValue {
 }
 
 fn asset_to_item(a: &Asset) -> Item {
-    HashMap::from([
+    let mut item = HashMap::from([
         (PK.to_owned(), AttributeValue::S(asset_pk(&a.key))),
         ("kind".to_owned(), s(KIND_ASSET)),
         ("id".to_owned(), s(&a.id)),
@@ -233,7 +233,12 @@ fn asset_to_item(a: &Asset) -> Item {
         ("created".to_owned(), n(a.created_ms)),
         ("modified".to_owned(), n(a.modified_ms)),
         ("deleted".to_owned(), AttributeValue::Bool(a.deleted)),
-    ])
+    ]);
+    if let Some((width, height)) = a.dimensions {
+        item.insert("width".to_owned(), n(width));
+        item.insert("height".to_owned(), n(height));
+    }
+    item
 }
 
 fn asset_from_item(item: &Item) -> Result<Asset, StorageError> {
@@ -251,6 +256,10 @@ fn asset_from_item(item: &Item) -> Result<Asset, StorageError> {
         content_type: r.s("contentType")?,
         size: r.n("size")?,
         sha256: r.s("sha256")?,
+        dimensions: match (item.get("width"), item.get("height")) {
+            (Some(_), Some(_)) => Some((r.n("width")?, r.n("height")?)),
+            _ => None,
+        },
         object_key: r.s("objectKey")?,
         created_ms: r.n("created")?,
         modified_ms: r.n("modified")?,
@@ -324,6 +333,7 @@ mod tests {
             visibility: Visibility::Public,
             content: &content,
             bytes,
+            dimensions: Some((640, 480)),
             now_ms: 1_700_000_000_123,
         });
         assert_eq!(asset_from_item(&asset_to_item(&asset)).unwrap(), asset);
@@ -337,6 +347,7 @@ mod tests {
             visibility: Visibility::Private,
             content: &detect_content(b"hi", None).unwrap(),
             bytes: b"hi",
+            dimensions: None,
             now_ms: 0,
         }));
         item.insert("size".into(), AttributeValue::S("big".into()));
