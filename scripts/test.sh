@@ -58,7 +58,25 @@ log "running the tests"
 export E2E_BASE_URL="http://127.0.0.1:$WATCH_PORT"
 export REQUIRE_LOCAL_AWS=1
 status=0
+extra_passed=0
+extra_failed=0
 cargo test --workspace --all-targets "$@" 2>&1 | tee "$STATE_DIR/test-output.log" || status=$?
+if [[ $status -eq 0 ]]; then
+  # The contract, fuzzed: every response must be declared in openapi.yaml (status, content type,
+  # headers, JSON schema) and none may be a 5xx. Bounded by schemathesis.toml.
+  log "schemathesis against openapi.yaml"
+  export SCHEMATHESIS_BASE_URL="$E2E_BASE_URL"
+  SCHEMATHESIS_API_KEY=$("$ROOT/target/debug/asset-admin" key create schemathesis 2>/dev/null | tail -n 1)
+  export SCHEMATHESIS_API_KEY
+  if st run openapi.yaml >"$STATE_DIR/schemathesis.log" 2>&1; then
+    tail -n 12 "$STATE_DIR/schemathesis.log"
+    extra_passed=$((extra_passed + 1))
+  else
+    cat "$STATE_DIR/schemathesis.log" >&2
+    extra_failed=$((extra_failed + 1))
+    status=1
+  fi
+fi
 if [[ $status -ne 0 ]]; then
   log "tests failed; last lines of the functions' log:"
   tail -n 40 "$STATE_DIR/watch-test.log" >&2 || true
@@ -76,6 +94,6 @@ if [[ $status -eq 0 ]]; then
   done
 fi
 # One closing line for the whole suite (cargo prints one per test binary, the last often empty).
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+awk -v p="$extra_passed" -v f="$extra_failed" '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$STATE_DIR/test-output.log"
 exit "$status"

@@ -242,14 +242,14 @@ pub const MAX_NAME_CHARS: usize = 255;
 pub struct NameTooLong;
 
 /// Cleans a client-supplied asset name: control characters (CR/LF included) are dropped so the name
-/// can never split a header or a log line, and surrounding space is trimmed. `Ok(None)` when nothing
-/// is left.
+/// can never split a header or a log line, and surrounding space is trimmed. The limit applies to
+/// the name as sent, as the API contract states it. `Ok(None)` when nothing is left.
 pub fn clean_asset_name(raw: &str) -> Result<Option<String>, NameTooLong> {
-    let cleaned: String = raw.chars().filter(|c| !c.is_control()).collect();
-    let cleaned = cleaned.trim();
-    if cleaned.chars().count() > MAX_NAME_CHARS {
+    if raw.chars().count() > MAX_NAME_CHARS {
         return Err(NameTooLong);
     }
+    let cleaned: String = raw.chars().filter(|c| !c.is_control()).collect();
+    let cleaned = cleaned.trim();
     Ok((!cleaned.is_empty()).then(|| cleaned.to_owned()))
 }
 
@@ -277,5 +277,6 @@ mod name_tests {
             255
         );
         assert_eq!(clean_asset_name(&"é".repeat(256)), Err(NameTooLong));
+        assert_eq!(clean_asset_name(&"\u{b}".repeat(256)), Err(NameTooLong));
     }
 }

@@ -47,11 +47,10 @@ async fn try_upload(
     )
     .await?;
 
+    // Present means it must be one of the types: an empty value is an error, not "absent".
     let declared = form
         .asset_type
         .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
         .map(str::parse::<AssetType>)
         .transpose()
         .map_err(|e| ApiError::bad_request("invalid_field", e.to_string()))?;
