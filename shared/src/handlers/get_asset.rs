@@ -38,9 +38,11 @@ async fn try_get(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
         return Ok(not_modified(&headers));
     }
     if asset.size <= app.config.inline_max_bytes {
+        // Only possible if a metadata write landed after its upload had been given up on: there
+        // is nothing to serve, so the asset does not exist for the client.
         let bytes = app.blobs.get(&asset.object_key).await?.ok_or_else(|| {
             tracing::error!(asset_key = %asset.key, "metadata exists but the object is missing");
-            ApiError::Internal
+            ApiError::NotFound
         })?;
         return Ok(asset_response(&headers, Vec::from(bytes)));
     }

@@ -14,8 +14,8 @@ use crate::app::App;
 use crate::auth::issue_key;
 use crate::config::Config;
 use crate::domain::{AssetKey, CompanyId, Visibility};
-use crate::storage::ApiKeyRepo;
 use crate::storage::memory::{MemoryApiKeyRepo, MemoryAssetRepo, MemoryBlobStore};
+use crate::storage::{ApiKeyRepo, BlobStore};
 
 const PNG: &[u8] =
     b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
@@ -385,6 +385,42 @@ async fn failed_metadata_write_removes_the_object() {
     assert_eq!(error_code(&response), "storage_unavailable");
     h.assets.fail.store(false, Ordering::SeqCst);
     assert!(h.nothing_stored());
+}
+
+#[tokio::test]
+async fn metadata_write_whose_response_was_lost_is_a_success() {
+    let h = Harness::new().await;
+    h.assets.lose_insert_response.store(true, Ordering::SeqCst);
+    let response = h
+        .upload(
+            Visibility::Private,
+            Some(&h.acme_key),
+            form(&[("file", Some("a.png"), PNG)]),
+        )
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        body_text(&response)
+    );
+    let key = json(&response)["key"].as_str().unwrap().to_owned();
+    assert_eq!((h.blobs.len(), h.assets.len()), (1, 1));
+    let served = h.get(&key, Some(&h.acme_key), &[], &[]).await;
+    assert_eq!(served.body().as_ref(), PNG);
+}
+
+#[tokio::test]
+async fn metadata_without_its_object_is_not_found() {
+    let h = Harness::new().await;
+    let asset = h.upload_ok(Visibility::Public, PNG, "logo").await;
+    let key = asset["key"].as_str().unwrap();
+    h.blobs
+        .delete(&format!("companies/acme/assets/{key}/original"))
+        .await
+        .unwrap();
+    let response = h.get(key, None, &[], &[]).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

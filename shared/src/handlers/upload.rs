@@ -77,22 +77,29 @@ async fn try_upload(
 }
 
 /// Bytes first, then metadata: metadata must never point at missing bytes. If the metadata write
-/// fails, the object is removed again so a failed upload leaves nothing behind.
+/// reports failure, a consistent read tells whether it landed anyway (a lost response): if it did,
+/// the upload succeeded; otherwise the object is removed so a failed upload leaves nothing behind.
 async fn store(app: &App, asset: &Asset, bytes: Bytes) -> Result<(), ApiError> {
     app.blobs
         .put(&asset.object_key, bytes, &asset.content_type)
         .await?;
-    if let Err(err) = app.assets.insert(asset).await {
-        if let Err(cleanup) = app.blobs.delete(&asset.object_key).await {
-            tracing::error!(
-                object_key = %asset.object_key,
-                error = %cleanup,
-                "could not remove the object of a failed upload"
-            );
-        }
-        return Err(err.into());
+    let Err(err) = app.assets.insert(asset).await else {
+        return Ok(());
+    };
+    if let Ok(Some(stored)) = app.assets.find(&asset.key).await
+        && stored == *asset
+    {
+        tracing::warn!(asset_key = %asset.key, "metadata write reported failure but landed");
+        return Ok(());
     }
-    Ok(())
+    if let Err(cleanup) = app.blobs.delete(&asset.object_key).await {
+        tracing::error!(
+            object_key = %asset.object_key,
+            error = %cleanup,
+            "could not remove the object of a failed upload"
+        );
+    }
+    Err(err.into())
 }
 
 /// The `name` field wins; else the file part's filename without any client path; else a fallback.

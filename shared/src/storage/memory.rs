@@ -80,6 +80,8 @@ impl BlobStore for MemoryBlobStore {
 pub struct MemoryAssetRepo {
     assets: Mutex<HashMap<String, Asset>>,
     pub fail: AtomicBool,
+    /// Store the asset, then report failure: a write whose response was lost.
+    pub lose_insert_response: AtomicBool,
 }
 
 impl MemoryAssetRepo {
@@ -108,6 +110,9 @@ impl AssetRepo for MemoryAssetRepo {
             return Err(StorageError::AlreadyExists);
         }
         assets.insert(asset.key.as_str().to_owned(), asset.clone());
+        if self.lose_insert_response.load(Ordering::SeqCst) {
+            return Err(StorageError::Unavailable("injected lost response".into()));
+        }
         Ok(())
     }
 
