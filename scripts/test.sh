@@ -51,16 +51,20 @@ moto_pid=$(start_local_aws "$AWS_PORT")
 "$ROOT/target/debug/asset-admin" setup
 
 log "starting cargo lambda watch on 127.0.0.1:$WATCH_PORT"
-watch_pid=$(start_watch "$WATCH_PORT" "$STATE_DIR/watch-test.log" --ignore-changes)
+# Several instances per function, as Lambda scales out under concurrent load.
+watch_pid=$(start_watch "$WATCH_PORT" "$STATE_DIR/watch-test.log" --ignore-changes --concurrency 4)
 warm_functions "http://127.0.0.1:$WATCH_PORT"
 
 log "running the tests"
 export E2E_BASE_URL="http://127.0.0.1:$WATCH_PORT"
 export REQUIRE_LOCAL_AWS=1
+export LOAD_REPORT="$STATE_DIR/load-report.txt"
+rm -f "$LOAD_REPORT"
 status=0
 extra_passed=0
 extra_failed=0
 cargo test --workspace --all-targets "$@" 2>&1 | tee "$STATE_DIR/test-output.log" || status=$?
+[[ -f "$LOAD_REPORT" ]] && cat "$LOAD_REPORT"
 if [[ $status -eq 0 ]]; then
   # The contract, fuzzed: every response must be declared in openapi.yaml (status, content type,
   # headers, JSON schema) and none may be a 5xx. Bounded by schemathesis.toml.

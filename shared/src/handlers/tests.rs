@@ -582,7 +582,7 @@ async fn handle_error_serves_a_placeholder_under_the_true_status() {
     assert_eq!(error_code(&bogus), "invalid_parameter");
 
     h.assets.fail.store(true, Ordering::SeqCst);
-    let down = h.get(&missing, None, &[("handleError", "1")], &[]).await;
+    let down = h.get(&missing, None, &[("handleError", "true")], &[]).await;
     assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(header_of(&down, "content-type"), "image/png");
     let down_json = h.get(&missing, None, &[], &[]).await;
@@ -594,8 +594,7 @@ async fn percent_encoded_and_malformed_keys() {
     let h = Harness::new().await;
     let asset = h.upload_ok(Visibility::Public, PNG, "logo").await;
     let key = asset["key"].as_str().unwrap();
-    let encoded = key.replace('-', "%2D").replace('_', "%5F");
-    let encoded = format!("%{:02X}{}", key.as_bytes()[0], &encoded[1..]);
+    let encoded: String = key.bytes().map(|b| format!("%{b:02X}")).collect();
     assert_eq!(
         h.get(&encoded, None, &[], &[]).await.status(),
         StatusCode::OK

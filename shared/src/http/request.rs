@@ -63,15 +63,16 @@ pub fn base_url(config: &Config, req: &Request) -> String {
     }
 }
 
-/// `handleError`: absent, `true`/`false` or `1`/`0`; any other value is a client error.
+/// `handleError`: absent, `true` or `false` (the contract's boolean); any other value, the empty
+/// one included, is a client error.
 pub fn handle_error_flag(req: &Request) -> Result<bool, ApiError> {
     let params = req.query_string_parameters_ref();
     let Some(value) = params.and_then(|p| p.first("handleError")) else {
         return Ok(false);
     };
-    match value.to_ascii_lowercase().as_str() {
-        "true" | "1" | "" => Ok(true),
-        "false" | "0" => Ok(false),
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
         _ => Err(ApiError::bad_request(
             "invalid_parameter",
             "handleError must be true or false",
