@@ -33,7 +33,9 @@ pub struct Config {
 }
 
 /// Timeouts and retries for every AWS call: a request must fail with 503 well inside the Lambda
-/// timeout rather than hang on a dead dependency.
+/// timeout rather than hang on a dead dependency. The longest chain is an upload whose metadata
+/// write hangs: the write and the read that checks it each use up one operation timeout, so two of
+/// them (2 x 10 s) plus the object's removal fit the upload functions' 29 s.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AwsTuning {
     pub connect_timeout: Duration,
@@ -45,9 +47,9 @@ pub struct AwsTuning {
 impl Default for AwsTuning {
     fn default() -> Self {
         Self {
-            connect_timeout: Duration::from_secs(2),
-            attempt_timeout: Duration::from_secs(8),
-            operation_timeout: Duration::from_secs(20),
+            connect_timeout: Duration::from_secs(1),
+            attempt_timeout: Duration::from_secs(5),
+            operation_timeout: Duration::from_secs(10),
             max_attempts: 3,
         }
     }
@@ -122,11 +124,11 @@ impl Config {
             inline_max_bytes,
             aws_endpoint_url,
             aws: AwsTuning {
-                connect_timeout: Duration::from_millis(number("AWS_CONNECT_TIMEOUT_MS", 2_000)?),
-                attempt_timeout: Duration::from_millis(number("AWS_ATTEMPT_TIMEOUT_MS", 8_000)?),
+                connect_timeout: Duration::from_millis(number("AWS_CONNECT_TIMEOUT_MS", 1_000)?),
+                attempt_timeout: Duration::from_millis(number("AWS_ATTEMPT_TIMEOUT_MS", 5_000)?),
                 operation_timeout: Duration::from_millis(number(
                     "AWS_OPERATION_TIMEOUT_MS",
-                    20_000,
+                    10_000,
                 )?),
                 max_attempts: number("AWS_MAX_ATTEMPTS", 3)?.clamp(1, 10) as u32,
             },

@@ -452,3 +452,25 @@ impl IsTagged for Value {
         matches!(self, Value::Tagged(_))
     }
 }
+
+/// A hung dependency must end in the service's own 503, not a Lambda timeout: an upload can spend
+/// two SDK operation timeouts (the metadata write and the read that checks it), a GET one.
+#[test]
+fn function_timeouts_hold_the_sdk_timeout_budget() {
+    let template = template();
+    let tuning = asset_service::config::AwsTuning::default();
+    let operation = tuning.operation_timeout.as_secs();
+    for (logical, operations) in [
+        ("UploadPrivateFunction", 2),
+        ("UploadPublicFunction", 2),
+        ("GetAssetFunction", 1),
+    ] {
+        let timeout = resource(&template, logical)["Properties"]["Timeout"]
+            .as_u64()
+            .unwrap();
+        assert!(
+            timeout >= operations * operation + 2,
+            "{logical}: {timeout} s cannot hold {operations} x {operation} s SDK operations"
+        );
+    }
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Bounded fuzzing of the parsing entry points with cargo-fuzz (libFuzzer, nightly, AddressSanitizer):
+#   multipart  the upload form parser (Content-Type and body)
+#   content    content detection and the image header check
+# Each target starts from its committed seed corpus (fuzz/corpus/<target>, copied to .local so runs
+# do not dirty the repo) and runs SECONDS (default 60) with a 512 MB RSS and 64 MB allocation cap.
+# Exits non-zero on any crash, panic, leak or limit breach; reproducers land in fuzz/artifacts/.
+#
+#   scripts/fuzz.sh [SECONDS]
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+SECONDS_PER_TARGET="${1:-60}"
+
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+
+cd "$ROOT/fuzz"
+for target in multipart content; do
+  corpus="$STATE_DIR/fuzz-corpus/$target"
+  mkdir -p "$corpus"
+  cp -n "corpus/$target/"* "$corpus/"
+  log "fuzzing $target for ${SECONDS_PER_TARGET}s"
+  run_log="$STATE_DIR/fuzz-$target.log"
+  if cargo +nightly fuzz run "$target" "$corpus" -- \
+    -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=512 -malloc_limit_mb=64 -timeout=10 \
+    -print_final_stats=1 >"$run_log" 2>&1; then
+    grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)" "$run_log" || tail -n 3 "$run_log"
+  else
+    tail -n 40 "$run_log" >&2
+    die "fuzz target $target failed; reproducer in fuzz/artifacts/$target"
+  fi
+done
+log "no crashes"
