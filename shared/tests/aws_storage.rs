@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,8 +16,8 @@ use asset_service::storage::dynamo::DynamoTable;
 use asset_service::storage::{ApiKeyRepo, AssetRepo, BlobStore, PresignedGet, StorageError};
 use asset_service::{get_asset, upload};
 use bytes::Bytes;
-use lambda_http::http::{Method, StatusCode, header};
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Response};
 
 async fn provisioned(test: &str) -> Option<(Config, AwsStorage)> {
     let config = support::local_config(test)?;
@@ -208,42 +207,6 @@ async fn dynamo_key_repo_issues_lists_and_revokes() {
     assert!(!format!("{:?}", scan.items()).contains(secret.expose()));
 }
 
-fn multipart(name: &str, file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "it-boundary-7MA4YWxkTrZu0gW";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n{name}\r\n\
-         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
-         Content-Type: application/octet-stream\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-fn upload_request(api_key: &str, content_type: String, body: Vec<u8>) -> Request {
-    lambda_http::http::Request::builder()
-        .method(Method::POST)
-        .uri("/api/v1/partner/asset/upload/private")
-        .header("x-api-key", api_key)
-        .header(header::CONTENT_TYPE, content_type)
-        .body(Body::Binary(body))
-        .unwrap()
-}
-
-fn get_request(key: &str, api_key: Option<&str>) -> Request {
-    let mut builder = lambda_http::http::Request::builder()
-        .method(Method::GET)
-        .uri(format!("/api/v1/partner/asset/{key}"));
-    if let Some(api_key) = api_key {
-        builder = builder.header("x-api-key", api_key);
-    }
-    builder
-        .body(Body::Empty)
-        .unwrap()
-        .with_path_parameters(HashMap::from([("assetKey".to_string(), key.to_string())]))
-}
-
 fn json(response: &Response<Body>) -> serde_json::Value {
     serde_json::from_slice(response.body().as_ref()).unwrap()
 }
@@ -270,11 +233,10 @@ async fn upload_and_get_through_s3_and_dynamodb() {
         (support::PDF, "doc.pdf", "application/pdf"),
         (support::JPEG, "photo.jpg", "image/jpeg"),
     ] {
-        let (content_type, body) = multipart("asset", file_name, bytes);
         let response = upload(
             &app,
             Visibility::Private,
-            upload_request(secret.expose(), content_type, body),
+            support::upload_request(secret.expose(), "asset", file_name, bytes),
         )
         .await;
         assert_eq!(response.status(), StatusCode::OK);
@@ -306,7 +268,7 @@ async fn upload_and_get_through_s3_and_dynamodb() {
     }
 
     for (key, bytes, mime) in &keys {
-        let response = get_asset(&app, get_request(key, Some(secret.expose()))).await;
+        let response = get_asset(&app, support::get_request(key, Some(secret.expose()), &[])).await;
         if bytes.len() as u64 <= config.inline_max_bytes {
             assert_eq!(response.status(), StatusCode::OK);
             assert_eq!(response.headers()["content-type"], *mime);
@@ -318,7 +280,7 @@ async fn upload_and_get_through_s3_and_dynamodb() {
             assert_eq!(fetched.headers()["content-type"], *mime);
             assert_eq!(fetched.bytes().await.unwrap(), *bytes);
         }
-        let anonymous = get_asset(&app, get_request(key, None)).await;
+        let anonymous = get_asset(&app, support::get_request(key, None, &[])).await;
         assert_eq!(anonymous.status(), StatusCode::NOT_FOUND);
     }
 }
@@ -340,11 +302,10 @@ async fn failed_metadata_write_leaves_no_object_in_s3() {
         missing_table,
         storage.table.clone(),
     );
-    let (content_type, body) = multipart("x", "logo.png", support::PNG);
     let response = upload(
         &app,
         Visibility::Public,
-        upload_request(secret.expose(), content_type, body),
+        support::upload_request(secret.expose(), "x", "logo.png", support::PNG),
     )
     .await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -370,14 +331,17 @@ async fn unreachable_storage_is_a_prompt_503() {
         storage.table.clone(),
         storage.table.clone(),
     );
-    let (content_type, body) = multipart("x", "logo.png", support::PNG);
     let response = upload(
         &app,
         Visibility::Private,
-        upload_request("ak_whatever", content_type, body),
+        support::upload_request("ak_whatever", "x", "logo.png", support::PNG),
     )
     .await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let response = get_asset(&app, get_request(AssetKey::generate().as_str(), None)).await;
+    let response = get_asset(
+        &app,
+        support::get_request(AssetKey::generate().as_str(), None, &[]),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
 }

@@ -16,7 +16,6 @@ use asset_service::config::Config;
 use asset_service::domain::CompanyId;
 use asset_service::{App, Visibility, get_asset, upload};
 use aws_sdk_dynamodb::types::AttributeValue;
-use lambda_http::{Body, Request, RequestExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -123,37 +122,6 @@ async fn scenario(name: &str, s3_fault: Fault, assets_fault: Fault) -> Option<Sc
     })
 }
 
-fn upload_request(key: &str, bytes: &[u8]) -> Request {
-    let mut body =
-        b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"logo.png\"\r\n\r\n"
-            .to_vec();
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(b"\r\n--b--\r\n");
-    lambda_http::http::Request::builder()
-        .method("POST")
-        .header("x-api-key", key)
-        .header("content-type", "multipart/form-data; boundary=b")
-        .body(Body::Binary(body))
-        .unwrap()
-}
-
-fn get_request(asset_key: &str, query: &[(&str, &str)]) -> Request {
-    lambda_http::http::Request::builder()
-        .method("GET")
-        .body(Body::Empty)
-        .unwrap()
-        .with_path_parameters(std::collections::HashMap::from([(
-            "assetKey".to_string(),
-            asset_key.to_string(),
-        )]))
-        .with_query_string_parameters(
-            query
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect::<std::collections::HashMap<_, _>>(),
-        )
-}
-
 async fn guarded<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
     tokio::time::timeout(HANG_GUARD, future)
         .await
@@ -224,7 +192,7 @@ async fn failing_storage_during_upload_is_a_prompt_503_and_leaves_nothing_half_w
             upload(
                 &s.app,
                 Visibility::Private,
-                upload_request(&s.key, support::PNG),
+                support::upload_request(&s.key, "logo", "logo.png", support::PNG),
             ),
         )
         .await;
@@ -261,19 +229,26 @@ async fn failing_storage_during_get_is_503_or_the_placeholder() {
         let response = upload(
             &healthy,
             Visibility::Public,
-            upload_request(&s.key, support::PNG),
+            support::upload_request(&s.key, "logo", "logo.png", support::PNG),
         )
         .await;
         assert_eq!(response.status(), 200);
         let asset: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
         let asset_key = asset["key"].as_str().unwrap();
 
-        let plain = guarded(name, get_asset(&s.app, get_request(asset_key, &[]))).await;
+        let plain = guarded(
+            name,
+            get_asset(&s.app, support::get_request(asset_key, None, &[])),
+        )
+        .await;
         assert_eq!(plain.status(), 503, "{name}");
         assert_eq!(plain.headers()["content-type"], "application/json");
         let placeholder = guarded(
             name,
-            get_asset(&s.app, get_request(asset_key, &[("handleError", "true")])),
+            get_asset(
+                &s.app,
+                support::get_request(asset_key, None, &[("handleError", "true")]),
+            ),
         )
         .await;
         assert_eq!(placeholder.status(), 503, "{name}");
@@ -290,13 +265,13 @@ async fn a_retried_upload_makes_two_intact_assets() {
     let first = upload(
         &s.app,
         Visibility::Private,
-        upload_request(&s.key, support::PNG),
+        support::upload_request(&s.key, "logo", "logo.png", support::PNG),
     )
     .await;
     let second = upload(
         &s.app,
         Visibility::Private,
-        upload_request(&s.key, support::PNG),
+        support::upload_request(&s.key, "logo", "logo.png", support::PNG),
     )
     .await;
     let first: serde_json::Value = serde_json::from_slice(first.body().as_ref()).unwrap();
@@ -307,11 +282,7 @@ async fn a_retried_upload_makes_two_intact_assets() {
     assert_eq!(assert_consistent(&s, "retry").await, 2);
     for asset in [&first, &second] {
         let key = asset["key"].as_str().unwrap();
-        let mut request = get_request(key, &[]);
-        request
-            .headers_mut()
-            .insert("x-api-key", s.key.parse().unwrap());
-        let response = get_asset(&s.app, request).await;
+        let response = get_asset(&s.app, support::get_request(key, Some(&s.key), &[])).await;
         assert_eq!(response.body().as_ref(), support::PNG);
     }
 }
@@ -340,7 +311,7 @@ async fn the_stand_in_itself_stopped() {
         upload(
             &app,
             Visibility::Private,
-            upload_request("ak_x", support::PNG),
+            support::upload_request("ak_x", "logo", "logo.png", support::PNG),
         ),
     )
     .await;
@@ -349,7 +320,7 @@ async fn the_stand_in_itself_stopped() {
         "get",
         get_asset(
             &app,
-            get_request("AAAAAAAAAAAAAAAAAAAAAAAA", &[("handleError", "true")]),
+            support::get_request("AAAAAAAAAAAAAAAAAAAAAAAA", None, &[("handleError", "true")]),
         ),
     )
     .await;

@@ -3,7 +3,10 @@
 //! missing stack into a failure instead of a skip.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
+
 use asset_service::config::Config;
+use lambda_http::{Body, Request, RequestExt};
 
 pub const JPEG: &[u8] = include_bytes!("../fixtures/photo.jpg");
 pub const PNG: &[u8] = include_bytes!("../fixtures/logo.png");
@@ -58,4 +61,51 @@ pub fn e2e_target() -> Option<(String, Config)> {
     };
     let config = Config::from_env().expect("ASSETS_TABLE and ASSETS_BUCKET are set for e2e tests");
     Some((base, config))
+}
+
+/// An upload as a partner sends it: a `name` field and one file part, with an API key.
+pub fn upload_request(api_key: &str, name: &str, file_name: &str, bytes: &[u8]) -> Request {
+    let boundary = "it-boundary-7MA4YWxkTrZu0gW";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n{name}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("/api/v1/partner/asset/upload/private")
+        .header("x-api-key", api_key)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(Body::Binary(body))
+        .unwrap()
+}
+
+/// A GET as API Gateway hands it to the function: the key as path parameter, an optional API key,
+/// query parameters.
+pub fn get_request(asset_key: &str, api_key: Option<&str>, query: &[(&str, &str)]) -> Request {
+    let mut builder = lambda_http::http::Request::builder()
+        .method("GET")
+        .uri(format!("/api/v1/partner/asset/{asset_key}"));
+    if let Some(api_key) = api_key {
+        builder = builder.header("x-api-key", api_key);
+    }
+    builder
+        .body(Body::Empty)
+        .unwrap()
+        .with_path_parameters(HashMap::from([(
+            "assetKey".to_string(),
+            asset_key.to_string(),
+        )]))
+        .with_query_string_parameters(
+            query
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<HashMap<_, _>>(),
+        )
 }
