@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use crate::domain::ImageLimits;
+use crate::domain::{ImageLimits, RenditionSizes};
+use crate::renditions::DecodeLimits;
 
 /// Lambda's synchronous payload limit; request and response bodies are base64-encoded inside it.
 pub const LAMBDA_PAYLOAD_LIMIT: u64 = 6 * 1024 * 1024;
@@ -30,6 +31,21 @@ pub struct Config {
     pub aws: AwsTuning,
     /// Images larger than this are refused from their header, before any decoding.
     pub image_limits: ImageLimits,
+    /// Longest side of each rendition (`RENDITION_SIZES`, smallest first: thumb, medium, large,
+    /// largeX2).
+    pub rendition_sizes: RenditionSizes,
+    /// Animated images with more frames than this are refused (only the first is rendered).
+    pub max_animation_frames: u32,
+}
+
+impl Config {
+    pub fn decode_limits(&self) -> DecodeLimits {
+        DecodeLimits {
+            max_pixels: self.image_limits.max_pixels,
+            max_side: self.image_limits.max_side,
+            max_frames: self.max_animation_frames,
+        }
+    }
 }
 
 /// Timeouts and retries for every AWS call: a request must fail with 503 well inside the Lambda
@@ -136,8 +152,32 @@ impl Config {
                 max_pixels: number("MAX_IMAGE_PIXELS", ImageLimits::default().max_pixels)?,
                 max_side: number("MAX_IMAGE_SIDE", ImageLimits::default().max_side)?,
             },
+            rendition_sizes: match lookup("RENDITION_SIZES").filter(|v| !v.trim().is_empty()) {
+                Some(raw) => parse_rendition_sizes(&raw)?,
+                None => RenditionSizes::default(),
+            },
+            max_animation_frames: number(
+                "MAX_ANIMATION_FRAMES",
+                u64::from(DecodeLimits::default().max_frames),
+            )?
+            .clamp(1, u64::from(u32::MAX)) as u32,
         })
     }
+}
+
+/// `"160,480,1024,2048"`: thumb, medium, large and largeX2, in pixels.
+fn parse_rendition_sizes(raw: &str) -> Result<RenditionSizes, ConfigError> {
+    let invalid = || {
+        ConfigError(format!(
+            "RENDITION_SIZES must be four pixel sizes, smallest first (thumb,medium,large,largeX2), got {raw:?}"
+        ))
+    };
+    let numbers = raw
+        .split(',')
+        .map(|part| part.trim().parse::<u32>().map_err(|_| invalid()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let four: [u32; 4] = numbers.try_into().map_err(|_| invalid())?;
+    RenditionSizes::new(four).map_err(|err| ConfigError(format!("RENDITION_SIZES: {err}")))
 }
 
 fn validate_url(name: &str, url: String) -> Result<String, ConfigError> {

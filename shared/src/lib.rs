@@ -9,6 +9,7 @@ pub mod config;
 pub mod domain;
 pub mod handlers;
 pub mod http;
+pub mod renditions;
 pub mod storage;
 pub mod telemetry;
 

@@ -62,6 +62,7 @@ fn sample_asset(bytes: &[u8], visibility: Visibility) -> Asset {
         content: &content,
         bytes,
         dimensions: None,
+        renditions: Vec::new(),
         now_ms: 1_700_000_000_000,
     })
 }

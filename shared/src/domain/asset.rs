@@ -2,6 +2,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::content::DetectedContent;
+use super::rendition::RenditionSize;
 use super::{AssetKey, CompanyId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -93,9 +94,48 @@ pub struct Asset {
     /// Width and height in pixels, for images.
     pub dimensions: Option<(u32, u32)>,
     pub object_key: String,
+    /// The stored renditions of an image, largest first; empty for every other asset.
+    pub renditions: Vec<StoredRendition>,
     pub created_ms: i64,
     pub modified_ms: i64,
     pub deleted: bool,
+}
+
+/// What is known about one stored rendition. Its bytes live next to the original's
+/// (`Asset::rendition_object_key`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredRendition {
+    pub size: RenditionSize,
+    pub content_type: String,
+    pub bytes: u64,
+    /// Hex SHA-256 of the rendition's bytes: its ETag, independent of the original's.
+    pub sha256: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl StoredRendition {
+    pub fn describe(
+        size: RenditionSize,
+        content_type: &str,
+        bytes: &[u8],
+        width: u32,
+        height: u32,
+    ) -> Self {
+        use sha2::{Digest, Sha256};
+        Self {
+            size,
+            content_type: content_type.to_owned(),
+            bytes: bytes.len() as u64,
+            sha256: super::api_key::hex(&Sha256::digest(bytes)),
+            width,
+            height,
+        }
+    }
+
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.sha256)
+    }
 }
 
 /// The facts an upload establishes before anything is stored.
@@ -106,6 +146,7 @@ pub struct NewAsset<'a> {
     pub content: &'a DetectedContent,
     pub bytes: &'a [u8],
     pub dimensions: Option<(u32, u32)>,
+    pub renditions: Vec<StoredRendition>,
     pub now_ms: i64,
 }
 
@@ -127,6 +168,7 @@ impl Asset {
             size: new.bytes.len() as u64,
             sha256: super::api_key::hex(&Sha256::digest(new.bytes)),
             dimensions: new.dimensions,
+            renditions: new.renditions,
             created_ms: new.now_ms,
             modified_ms: new.now_ms,
             deleted: false,
@@ -137,6 +179,16 @@ impl Asset {
     /// partner's data, and the asset key keeps every upload apart.
     pub fn object_key_for(company: &CompanyId, key: &AssetKey) -> String {
         format!("companies/{company}/assets/{key}/original")
+    }
+
+    /// Renditions sit beside the original, under the same company prefix.
+    pub fn rendition_object_key(&self, size: RenditionSize) -> String {
+        let prefix = self.object_key.trim_end_matches("/original");
+        format!("{prefix}/{size}")
+    }
+
+    pub fn rendition(&self, size: RenditionSize) -> Option<&StoredRendition> {
+        self.renditions.iter().find(|r| r.size == size)
     }
 
     /// The one access rule: a deleted asset is nobody's, a public one is everybody's, a private one
@@ -187,6 +239,7 @@ mod tests {
             content: &content,
             bytes,
             dimensions: None,
+            renditions: Vec::new(),
             now_ms: 1,
         })
     }

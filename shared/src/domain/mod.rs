@@ -5,14 +5,16 @@ mod api_key;
 mod asset;
 mod content;
 mod ids;
+mod rendition;
 
 pub use api_key::{ApiKeyHash, ApiKeyRecord, ApiKeySecret};
 pub use asset::{
-    Asset, AssetType, MAX_NAME_CHARS, NameTooLong, NewAsset, UnknownAssetType, Visibility,
-    clean_asset_name,
+    Asset, AssetType, MAX_NAME_CHARS, NameTooLong, NewAsset, StoredRendition, UnknownAssetType,
+    Visibility, clean_asset_name,
 };
 pub use content::{
     ContentRejection, DetectedContent, ImageLimits, detect_content, display_filename,
     extension_for as content_extension, inline_safe as content_inline_safe,
 };
 pub use ids::{AssetKey, CompanyId, InvalidCompanyId, random_bytes};
+pub use rendition::{InvalidRenditionSizes, RenditionSize, RenditionSizes, fit_within};

@@ -3,10 +3,9 @@ use lambda_http::{Body, Request, Response};
 
 use crate::app::App;
 use crate::auth;
-use crate::domain::Asset;
 use crate::http::{
     ApiError, AssetHeaders, asset_key_param, asset_response, handle_error_flag, not_modified,
-    observed, presented_api_key, redirect,
+    observed, presented_api_key, redirect, rendition_param,
 };
 use crate::storage::PresignedGet;
 
@@ -26,6 +25,7 @@ pub async fn get_asset(app: &App, req: Request) -> Response<Body> {
 async fn try_get(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let reader = auth::company_for_key(app.keys.as_ref(), presented_api_key(req)?).await?;
     let key = asset_key_param(req)?;
+    let wanted = rendition_param(req)?;
     // Unknown, deleted and other companies' private assets all look the same: not found.
     let asset = app
         .assets
@@ -33,14 +33,29 @@ async fn try_get(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
         .await?
         .filter(|asset| asset.readable_by(reader.as_ref()))
         .ok_or(ApiError::NotFound)?;
-    let headers = AssetHeaders::for_asset(&asset);
-    if client_copy_is_current(req, &asset) {
+    // The original, or one of its renditions: a non-image has none, so asking for one is a 404.
+    let (object_key, size, headers) = match wanted {
+        None => (
+            asset.object_key.clone(),
+            asset.size,
+            AssetHeaders::for_asset(&asset),
+        ),
+        Some(wanted) => {
+            let rendition = asset.rendition(wanted).ok_or(ApiError::NotFound)?;
+            (
+                asset.rendition_object_key(wanted),
+                rendition.bytes,
+                AssetHeaders::for_rendition(&asset, rendition),
+            )
+        }
+    };
+    if client_copy_is_current(req, &headers.etag) {
         return Ok(not_modified(&headers));
     }
-    if asset.size <= app.config.inline_max_bytes {
+    if size <= app.config.inline_max_bytes {
         // Only possible if a metadata write landed after its upload had been given up on: there
         // is nothing to serve, so the asset does not exist for the client.
-        let bytes = app.blobs.get(&asset.object_key).await?.ok_or_else(|| {
+        let bytes = app.blobs.get(&object_key).await?.ok_or_else(|| {
             tracing::error!(asset_key = %asset.key, "metadata exists but the object is missing");
             ApiError::NotFound
         })?;
@@ -51,7 +66,7 @@ async fn try_get(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let url = app
         .blobs
         .presign_get(
-            &asset.object_key,
+            &object_key,
             &PresignedGet {
                 expires_in: app.config.presign_ttl,
                 content_type: headers.content_type.clone(),
@@ -63,12 +78,10 @@ async fn try_get(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     Ok(redirect(&url, &headers, &cache_control))
 }
 
-fn client_copy_is_current(req: &Request, asset: &Asset) -> bool {
+fn client_copy_is_current(req: &Request, etag: &str) -> bool {
     let Some(if_none_match) = req.headers().typed_get::<IfNoneMatch>() else {
         return false;
     };
-    asset
-        .etag()
-        .parse::<ETag>()
+    etag.parse::<ETag>()
         .is_ok_and(|etag| !if_none_match.precondition_passes(&etag))
 }

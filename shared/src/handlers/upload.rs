@@ -4,10 +4,13 @@ use lambda_http::{Body, Request, Response};
 
 use crate::app::App;
 use crate::auth::{self, AuthError, now_ms};
-use crate::domain::{Asset, AssetType, NewAsset, Visibility, clean_asset_name, detect_content};
+use crate::domain::{
+    Asset, AssetType, NewAsset, StoredRendition, Visibility, clean_asset_name, detect_content,
+};
 use crate::http::{
     ApiError, CompanyAsset, base_url, json_response, observed, parse_upload_form, presented_api_key,
 };
+use crate::renditions::{self, Rendition};
 
 /// Name given to an upload that has neither a `name` field nor a usable filename.
 const FALLBACK_NAME: &str = "asset";
@@ -58,6 +61,11 @@ async fn try_upload(
     content.check_declared(declared)?;
     let dimensions = content.check_image(&form.file, app.config.image_limits)?;
     let name = choose_name(form.name.as_deref(), form.filename.as_deref())?;
+    let renditions = if dimensions.is_some() {
+        make_renditions(app, form.file.clone(), content.mime).await?
+    } else {
+        Vec::new()
+    };
 
     let asset = Asset::create(NewAsset {
         company_id,
@@ -66,9 +74,13 @@ async fn try_upload(
         content: &content,
         bytes: &form.file,
         dimensions,
+        renditions: renditions
+            .iter()
+            .map(|r| StoredRendition::describe(r.size, r.content_type, &r.bytes, r.width, r.height))
+            .collect(),
         now_ms: now_ms(),
     });
-    store(app, &asset, form.file).await?;
+    store(app, &asset, form.file, renditions).await?;
     let location = app.blobs.location(&asset.object_key);
     Ok(json_response(
         StatusCode::OK,
@@ -76,13 +88,56 @@ async fn try_upload(
     ))
 }
 
-/// Bytes first, then metadata: metadata must never point at missing bytes. If the metadata write
+/// Renditions are made during the upload (ARCHITECTURE.md, "Renditions"): an image that cannot
+/// be rendered is refused before anything is stored, and every URL in the answer works at once.
+/// The pixel work runs off the async runtime's threads.
+async fn make_renditions(app: &App, bytes: Bytes, mime: &str) -> Result<Vec<Rendition>, ApiError> {
+    let sizes = app.config.rendition_sizes;
+    let limits = app.config.decode_limits();
+    let mime = mime.to_owned();
+    tokio::task::spawn_blocking(move || renditions::render(&bytes, &mime, &sizes, &limits))
+        .await
+        .map_err(|err| {
+            tracing::error!(error = %err, "rendition task failed");
+            ApiError::Internal
+        })?
+        .map_err(ApiError::from)
+}
+
+/// Bytes first, then metadata: metadata must never point at missing bytes. The original and its
+/// renditions are written concurrently; if any write fails, all are removed. If the metadata write
 /// reports failure, a consistent read tells whether it landed anyway (a lost response): if it did,
-/// the upload succeeded; otherwise the object is removed so a failed upload leaves nothing behind.
-async fn store(app: &App, asset: &Asset, bytes: Bytes) -> Result<(), ApiError> {
-    app.blobs
-        .put(&asset.object_key, bytes, &asset.content_type)
-        .await?;
+/// the upload succeeded; otherwise the objects are removed so a failed upload leaves nothing behind.
+async fn store(
+    app: &App,
+    asset: &Asset,
+    original: Bytes,
+    renditions: Vec<Rendition>,
+) -> Result<(), ApiError> {
+    let objects: Vec<(String, Bytes, String)> = std::iter::once((
+        asset.object_key.clone(),
+        original,
+        asset.content_type.clone(),
+    ))
+    .chain(renditions.into_iter().map(|r| {
+        let key = asset.rendition_object_key(r.size);
+        (key, Bytes::from(r.bytes), r.content_type.to_owned())
+    }))
+    .collect();
+    let keys: Vec<String> = objects.iter().map(|(key, ..)| key.clone()).collect();
+    let puts = objects
+        .into_iter()
+        .map(|(key, bytes, content_type)| async move {
+            app.blobs.put(&key, bytes, &content_type).await
+        });
+    if let Some(err) = futures_util::future::join_all(puts)
+        .await
+        .into_iter()
+        .find_map(Result::err)
+    {
+        remove_objects(app, &keys).await;
+        return Err(err.into());
+    }
     let Err(err) = app.assets.insert(asset).await else {
         return Ok(());
     };
@@ -92,14 +147,22 @@ async fn store(app: &App, asset: &Asset, bytes: Bytes) -> Result<(), ApiError> {
         tracing::warn!(asset_key = %asset.key, "metadata write reported failure but landed");
         return Ok(());
     }
-    if let Err(cleanup) = app.blobs.delete(&asset.object_key).await {
-        tracing::error!(
-            object_key = %asset.object_key,
-            error = %cleanup,
-            "could not remove the object of a failed upload"
-        );
-    }
+    remove_objects(app, &keys).await;
     Err(err.into())
+}
+
+/// Best effort: a failure here is logged for operators, the client already gets an error.
+async fn remove_objects(app: &App, keys: &[String]) {
+    let deletes = keys.iter().map(|key| async move {
+        if let Err(cleanup) = app.blobs.delete(key).await {
+            tracing::error!(
+                object_key = %key,
+                error = %cleanup,
+                "could not remove an object of a failed upload"
+            );
+        }
+    });
+    futures_util::future::join_all(deletes).await;
 }
 
 /// The `name` field wins; else the file part's filename without any client path; else a fallback.

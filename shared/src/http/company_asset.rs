@@ -1,6 +1,6 @@
 use serde::Serialize;
 
-use crate::domain::{Asset, AssetType, Visibility};
+use crate::domain::{Asset, AssetType, RenditionSize, Visibility};
 
 /// The contract's `CompanyAsset` object, field names exactly as in `assets-api.txt`, plus a few
 /// extra facts partners find useful (content type, size, checksum).
@@ -48,6 +48,12 @@ impl CompanyAsset {
     /// `base_url` is the API's absolute origin; `location` names the stored object.
     pub fn new(asset: &Asset, base_url: &str, location: String) -> Self {
         let orig_url = format!("{base_url}/api/v1/partner/asset/{}", asset.key);
+        // Only renditions that exist get a URL: non-images have none.
+        let rendition_url = |size: RenditionSize| {
+            asset
+                .rendition(size)
+                .map(|_| format!("{orig_url}?size={size}"))
+        };
         Self {
             id: asset.id.clone(),
             company_id: asset.company_id.to_string(),
@@ -62,10 +68,10 @@ impl CompanyAsset {
             active: !asset.deleted,
             priority: 0,
             secured: asset.visibility == Visibility::Private,
-            thumb_url: None,
-            medium_url: None,
-            large_url: None,
-            large_x2_url: None,
+            thumb_url: rendition_url(RenditionSize::Thumb),
+            medium_url: rendition_url(RenditionSize::Medium),
+            large_url: rendition_url(RenditionSize::Large),
+            large_x2_url: rendition_url(RenditionSize::LargeX2),
             orig_url,
             platform_file_url: location,
             content_type: asset.content_type.clone(),

@@ -5,6 +5,7 @@ use serde::Serialize;
 use super::placeholder::placeholder_response;
 use crate::auth::AuthError;
 use crate::domain::ContentRejection;
+use crate::renditions::RenditionError;
 use crate::storage::StorageError;
 
 /// Every way a request can fail, as the client sees it. This is the only place that decides
@@ -141,6 +142,25 @@ impl From<ContentRejection> for ApiError {
             ContentRejection::NotAllowed(_)
             | ContentRejection::Markup
             | ContentRejection::Unrecognised => Self::UnsupportedMediaType(err.to_string()),
+        }
+    }
+}
+
+impl From<RenditionError> for ApiError {
+    fn from(err: RenditionError) -> Self {
+        let code = match &err {
+            RenditionError::UnsupportedFormat(_) => "no_renditions_for_format",
+            RenditionError::Corrupt(_) => "invalid_image",
+            RenditionError::TooLarge { .. } => "image_too_large",
+            RenditionError::TooManyFrames { .. } => "too_many_frames",
+            RenditionError::Internal(detail) => {
+                tracing::error!(error = %detail, "rendition pipeline failure");
+                return Self::Internal;
+            }
+        };
+        Self::Unprocessable {
+            code,
+            message: err.to_string(),
         }
     }
 }

@@ -13,5 +13,7 @@ pub use company_asset::CompanyAsset;
 pub use error::ApiError;
 pub use multipart::{UploadForm, parse_upload_form};
 pub use observe::observed;
-pub use request::{asset_key_param, base_url, handle_error_flag, presented_api_key};
+pub use request::{
+    asset_key_param, base_url, handle_error_flag, presented_api_key, rendition_param,
+};
 pub use response::{AssetHeaders, asset_response, json_response, not_modified, redirect};

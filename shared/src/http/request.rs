@@ -7,7 +7,7 @@ use percent_encoding::percent_decode_str;
 
 use super::ApiError;
 use crate::config::Config;
-use crate::domain::AssetKey;
+use crate::domain::{AssetKey, RenditionSize};
 
 const API_KEY_HEADER: &str = "x-api-key";
 
@@ -78,6 +78,20 @@ pub fn handle_error_flag(req: &Request) -> Result<bool, ApiError> {
             "handleError must be true or false",
         )),
     }
+}
+
+/// The `size` query parameter of a GET: absent for the original, else one of the renditions.
+pub fn rendition_param(req: &Request) -> Result<Option<RenditionSize>, ApiError> {
+    let params = req.query_string_parameters_ref();
+    let Some(value) = params.and_then(|p| p.first("size")) else {
+        return Ok(None);
+    };
+    RenditionSize::parse(value).map(Some).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_parameter",
+            "size must be one of thumb, medium, large, largeX2",
+        )
+    })
 }
 
 /// The `{assetKey}` path segment, percent-decoded (local runners pass it encoded, API Gateway

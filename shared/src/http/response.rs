@@ -5,7 +5,7 @@ use lambda_http::{Body, Response};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 
-use crate::domain::{Asset, Visibility, display_filename};
+use crate::domain::{Asset, StoredRendition, Visibility, display_filename};
 
 /// Thirty days: assets never change under a key, so clients may keep them that long.
 pub const ASSET_MAX_AGE_SECS: u64 = 30 * 24 * 3600;
@@ -46,6 +46,23 @@ impl AssetHeaders {
                 Visibility::Private => format!("private, max-age={ASSET_MAX_AGE_SECS}"),
             },
             etag: asset.etag(),
+        }
+    }
+
+    /// A rendition is served like its original (same caching and access), under its own type,
+    /// validator and a filename that says which rendition it is.
+    pub fn for_rendition(asset: &Asset, rendition: &StoredRendition) -> Self {
+        let extension = crate::domain::content_extension(&rendition.content_type);
+        let stem = asset
+            .name
+            .rsplit_once('.')
+            .map_or(asset.name.as_str(), |(stem, _)| stem);
+        let filename = format!("{stem}-{}.{extension}", rendition.size);
+        Self {
+            content_type: rendition.content_type.clone(),
+            content_disposition: content_disposition("inline", &filename),
+            etag: rendition.etag(),
+            ..Self::for_asset(asset)
         }
     }
 

@@ -12,7 +12,10 @@ use aws_sdk_dynamodb::types::{
 
 use super::s3::unavailable;
 use super::{ApiKeyRepo, AssetRepo, StorageError};
-use crate::domain::{ApiKeyHash, ApiKeyRecord, Asset, AssetKey, AssetType, CompanyId, Visibility};
+use crate::domain::{
+    ApiKeyHash, ApiKeyRecord, Asset, AssetKey, AssetType, CompanyId, RenditionSize,
+    StoredRendition, Visibility,
+};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -238,7 +241,35 @@ fn asset_to_item(a: &Asset) -> Item {
         item.insert("width".to_owned(), n(width));
         item.insert("height".to_owned(), n(height));
     }
+    if !a.renditions.is_empty() {
+        let renditions = a.renditions.iter().map(rendition_to_value).collect();
+        item.insert("renditions".to_owned(), AttributeValue::L(renditions));
+    }
     item
+}
+
+fn rendition_to_value(r: &StoredRendition) -> AttributeValue {
+    AttributeValue::M(HashMap::from([
+        ("size".to_owned(), s(r.size.as_str())),
+        ("contentType".to_owned(), s(&r.content_type)),
+        ("bytes".to_owned(), n(r.bytes)),
+        ("sha256".to_owned(), s(&r.sha256)),
+        ("width".to_owned(), n(r.width)),
+        ("height".to_owned(), n(r.height)),
+    ]))
+}
+
+fn rendition_from_value(value: &AttributeValue) -> Result<StoredRendition, StorageError> {
+    let map = value.as_m().map_err(|_| corrupt("renditions"))?;
+    let r = ItemReader(map);
+    Ok(StoredRendition {
+        size: RenditionSize::parse(&r.s("size")?).ok_or_else(|| corrupt("renditions.size"))?,
+        content_type: r.s("contentType")?,
+        bytes: r.n("bytes")?,
+        sha256: r.s("sha256")?,
+        width: r.n("width")?,
+        height: r.n("height")?,
+    })
 }
 
 fn asset_from_item(item: &Item) -> Result<Asset, StorageError> {
@@ -261,6 +292,14 @@ fn asset_from_item(item: &Item) -> Result<Asset, StorageError> {
             _ => None,
         },
         object_key: r.s("objectKey")?,
+        renditions: match item.get("renditions") {
+            Some(AttributeValue::L(values)) => values
+                .iter()
+                .map(rendition_from_value)
+                .collect::<Result<_, _>>()?,
+            Some(_) => return Err(corrupt("renditions")),
+            None => Vec::new(),
+        },
         created_ms: r.n("created")?,
         modified_ms: r.n("modified")?,
         deleted: r.bool("deleted")?,
@@ -334,6 +373,13 @@ mod tests {
             content: &content,
             bytes,
             dimensions: Some((640, 480)),
+            renditions: vec![StoredRendition::describe(
+                crate::domain::RenditionSize::Thumb,
+                "image/jpeg",
+                b"thumb bytes",
+                160,
+                120,
+            )],
             now_ms: 1_700_000_000_123,
         });
         assert_eq!(asset_from_item(&asset_to_item(&asset)).unwrap(), asset);
@@ -348,6 +394,7 @@ mod tests {
             content: &detect_content(b"hi", None).unwrap(),
             bytes: b"hi",
             dimensions: None,
+            renditions: Vec::new(),
             now_ms: 0,
         }));
         item.insert("size".into(), AttributeValue::S("big".into()));

@@ -1,0 +1,44 @@
+//! One entry point over the per-format decoders.
+
+use super::orient::Orientation;
+use super::pixels::Pixels;
+use super::{DecodeLimits, RenditionError, jpeg, raster};
+use crate::domain::{RenditionSize, RenditionSizes};
+
+/// What a format decoder gives back: pixels (possibly already shrunk on load) and colour facts.
+pub(crate) struct Raster {
+    pub pixels: Pixels,
+    /// The full-resolution size in stored (not displayed) axes; `pixels` may be smaller.
+    pub width: u32,
+    pub height: u32,
+    pub icc_profile: Option<Vec<u8>>,
+}
+
+pub(crate) struct Decoded {
+    pub raster: Raster,
+    pub orientation: Orientation,
+}
+
+pub(crate) fn decode(
+    bytes: &[u8],
+    mime: &str,
+    sizes: &RenditionSizes,
+    limits: &DecodeLimits,
+) -> Result<Decoded, RenditionError> {
+    let raster = match mime {
+        // Orientation never changes the longest side, so the shrink-on-load scale ignores it.
+        "image/jpeg" => jpeg::decode(bytes, sizes.longest_side(RenditionSize::LargeX2), limits)?,
+        "image/png" => raster::decode_png(bytes, limits)?,
+        "image/gif" => raster::decode_gif(bytes, limits)?,
+        "image/webp" => raster::decode_webp(bytes, limits)?,
+        other => return Err(RenditionError::UnsupportedFormat(other.to_owned())),
+    };
+    let orientation = match mime {
+        "image/gif" => Orientation::Normal,
+        _ => Orientation::from_exif_container(bytes),
+    };
+    Ok(Decoded {
+        raster,
+        orientation,
+    })
+}

@@ -1,0 +1,163 @@
+//! PNG, GIF and WebP through the pure-Rust decoders of the image-rs family. None of these formats
+//! can shrink on load, so they decode at full size; the size limits keep that bounded.
+
+use std::io::Cursor;
+
+use super::decode::Raster;
+use super::pixels::{Interleaved, Pixels};
+use super::{DecodeLimits, RenditionError};
+
+fn corrupt(err: impl std::fmt::Display) -> RenditionError {
+    RenditionError::Corrupt(err.to_string())
+}
+
+/// Bytes a decoder may allocate for an image within `limits` (RGBA at the pixel limit, plus room
+/// for a decoder's own line buffers).
+fn decoder_memory(limits: &DecodeLimits) -> usize {
+    (limits.max_pixels as usize)
+        .saturating_mul(4)
+        .saturating_add(16 << 20)
+}
+
+fn check_frames(frames: u32, limits: &DecodeLimits) -> Result<(), RenditionError> {
+    if frames > limits.max_frames {
+        return Err(RenditionError::TooManyFrames {
+            max_frames: limits.max_frames,
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn decode_png(bytes: &[u8], limits: &DecodeLimits) -> Result<Raster, RenditionError> {
+    let mut decoder = png::Decoder::new_with_limits(
+        Cursor::new(bytes),
+        png::Limits {
+            bytes: decoder_memory(limits),
+        },
+    );
+    decoder.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = decoder.read_info().map_err(corrupt)?;
+    let info = reader.info();
+    let (width, height) = (info.width, info.height);
+    limits.check(u64::from(width), u64::from(height))?;
+    if let Some(animation) = info.animation_control {
+        check_frames(animation.num_frames, limits)?;
+    }
+    let icc_profile = info.icc_profile.as_ref().map(|icc| icc.to_vec());
+    let len = reader
+        .output_buffer_size()
+        .ok_or_else(|| corrupt("image too large for memory"))?;
+    let mut buf = vec![0; len];
+    // The default image: for an animated PNG, its first frame.
+    let frame = reader.next_frame(&mut buf).map_err(corrupt)?;
+    buf.truncate(frame.buffer_size());
+    let pixels = match frame.color_type {
+        png::ColorType::Rgb => Pixels::Rgb(Interleaved {
+            data: buf,
+            width,
+            height,
+        }),
+        png::ColorType::Rgba => Pixels::from_rgba(buf, width, height),
+        png::ColorType::Grayscale => Pixels::Rgb(Interleaved {
+            data: buf.iter().flat_map(|&g| [g, g, g]).collect(),
+            width,
+            height,
+        }),
+        png::ColorType::GrayscaleAlpha => Pixels::from_rgba(
+            buf.chunks_exact(2)
+                .flat_map(|ga| [ga[0], ga[0], ga[0], ga[1]])
+                .collect(),
+            width,
+            height,
+        ),
+        png::ColorType::Indexed => {
+            return Err(RenditionError::Internal(
+                "palette PNG was not expanded".into(),
+            ));
+        }
+    };
+    Ok(Raster {
+        pixels,
+        width,
+        height,
+        icc_profile,
+    })
+}
+
+/// The first frame, composed onto the logical screen; every further frame is only counted.
+pub(crate) fn decode_gif(bytes: &[u8], limits: &DecodeLimits) -> Result<Raster, RenditionError> {
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::RGBA);
+    options.set_memory_limit(gif::MemoryLimit::Bytes(
+        (decoder_memory(limits) as u64)
+            .try_into()
+            .map_err(|_| RenditionError::Internal("zero GIF memory limit".into()))?,
+    ));
+    let mut decoder = options.read_info(Cursor::new(bytes)).map_err(corrupt)?;
+    let (width, height) = (u32::from(decoder.width()), u32::from(decoder.height()));
+    limits.check(u64::from(width), u64::from(height))?;
+    let (w, h) = (width as usize, height as usize);
+    let mut canvas = vec![0u8; w * h * 4];
+    let frame = decoder
+        .read_next_frame()
+        .map_err(corrupt)?
+        .ok_or_else(|| corrupt("the GIF has no frames"))?;
+    let (left, top) = (usize::from(frame.left), usize::from(frame.top));
+    let frame_w = usize::from(frame.width);
+    for (row, line) in frame.buffer.chunks_exact(frame_w * 4).enumerate() {
+        let y = top + row;
+        if y >= h || left >= w {
+            break;
+        }
+        let visible = (w - left).min(frame_w) * 4;
+        let start = (y * w + left) * 4;
+        canvas[start..start + visible].copy_from_slice(&line[..visible]);
+    }
+    let mut frames = 1;
+    while decoder.next_frame_info().map_err(corrupt)?.is_some() {
+        frames += 1;
+        check_frames(frames, limits)?;
+    }
+    Ok(Raster {
+        pixels: Pixels::from_rgba(canvas, width, height),
+        width,
+        height,
+        icc_profile: None,
+    })
+}
+
+/// A still WebP, or the first frame of an animated one.
+pub(crate) fn decode_webp(bytes: &[u8], limits: &DecodeLimits) -> Result<Raster, RenditionError> {
+    let mut decoder = image_webp::WebPDecoder::new(Cursor::new(bytes)).map_err(corrupt)?;
+    let (width, height) = decoder.dimensions();
+    limits.check(u64::from(width), u64::from(height))?;
+    if decoder.is_animated() {
+        check_frames(decoder.num_frames(), limits)?;
+    }
+    decoder.set_memory_limit(decoder_memory(limits));
+    let icc_profile = decoder.icc_profile().map_err(corrupt)?;
+    let len = decoder
+        .output_buffer_size()
+        .ok_or_else(|| corrupt("image too large for memory"))?;
+    let mut buf = vec![0; len];
+    if decoder.is_animated() {
+        decoder.read_frame(&mut buf).map_err(corrupt)?;
+    } else {
+        decoder.read_image(&mut buf).map_err(corrupt)?;
+    }
+    let pixels = if decoder.has_alpha() {
+        Pixels::from_rgba(buf, width, height)
+    } else {
+        Pixels::Rgb(Interleaved {
+            data: buf,
+            width,
+            height,
+        })
+    };
+    Ok(Raster {
+        pixels,
+        width,
+        height,
+        icc_profile,
+    })
+}

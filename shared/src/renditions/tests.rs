@@ -1,0 +1,552 @@
+//! The rendition pipeline on real encoded images, built here so each test shows what it feeds in.
+
+use std::io::Cursor;
+
+use turbojpeg::{Image, PixelFormat, Subsamp};
+
+use super::*;
+use crate::domain::RenditionSize::{Large, LargeX2, Medium, Thumb};
+
+fn sizes() -> RenditionSizes {
+    RenditionSizes::default()
+}
+
+fn limits() -> DecodeLimits {
+    DecodeLimits::default()
+}
+
+/// An RGB test card: left half `left`, right half `right`, a horizontal gradient band on top so the
+/// image is not flat.
+fn card(width: u32, height: u32, left: [u8; 3], right: [u8; 3]) -> Vec<u8> {
+    let mut rgb = Vec::with_capacity((width * height * 3) as usize);
+    for y in 0..height {
+        for x in 0..width {
+            if y < height / 8 {
+                let v = (x * 255 / width.max(1)) as u8;
+                rgb.extend([v, v, v]);
+            } else if x < width / 2 {
+                rgb.extend(left);
+            } else {
+                rgb.extend(right);
+            }
+        }
+    }
+    rgb
+}
+
+fn jpeg_with(rgb: &[u8], width: u32, height: u32, subsamp: Subsamp) -> Vec<u8> {
+    let image = Image {
+        pixels: rgb,
+        width: width as usize,
+        pitch: width as usize * 3,
+        height: height as usize,
+        format: PixelFormat::RGB,
+    };
+    turbojpeg::compress(image, 92, subsamp).unwrap().to_vec()
+}
+
+fn jpeg(width: u32, height: u32) -> Vec<u8> {
+    let rgb = card(width, height, [200, 30, 30], [30, 30, 200]);
+    jpeg_with(&rgb, width, height, Subsamp::Sub2x2)
+}
+
+/// `jpeg` with a segment inserted right after SOI.
+fn with_segment(jpeg: &[u8], marker: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = jpeg[..2].to_vec();
+    out.extend([0xFF, marker]);
+    out.extend(((body.len() + 2) as u16).to_be_bytes());
+    out.extend(body);
+    out.extend(&jpeg[2..]);
+    out
+}
+
+/// A minimal big-endian EXIF block: orientation, and a GPS IFD pointer so there is location data
+/// that must not survive.
+fn exif(orientation: u16) -> Vec<u8> {
+    let mut body = b"Exif\0\0MM\0\x2a\0\0\0\x08".to_vec();
+    body.extend(2u16.to_be_bytes());
+    body.extend([0x01, 0x12, 0, 3, 0, 0, 0, 1]);
+    body.extend(orientation.to_be_bytes());
+    body.extend([0, 0]);
+    // GPSInfo IFD pointer (0x8825) to an empty IFD right after this one.
+    body.extend([0x88, 0x25, 0, 4, 0, 0, 0, 1, 0, 0, 0, 38]);
+    body.extend(0u32.to_be_bytes());
+    body.extend(0u16.to_be_bytes());
+    body.extend(0u32.to_be_bytes());
+    body
+}
+
+fn icc_segment(profile: &moxcms::ColorProfile) -> Vec<u8> {
+    let mut body = b"ICC_PROFILE\0\x01\x01".to_vec();
+    body.extend(profile.encode().unwrap());
+    body
+}
+
+fn png_rgba(width: u32, height: u32, pixel: impl Fn(u32, u32) -> [u8; 4]) -> Vec<u8> {
+    let mut data = Vec::new();
+    for y in 0..height {
+        for x in 0..width {
+            data.extend(pixel(x, y));
+        }
+    }
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().unwrap();
+    writer.write_image_data(&data).unwrap();
+    writer.finish().unwrap();
+    out
+}
+
+fn gif_frames(width: u16, height: u16, frames: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let palette = [255, 0, 0, 0, 255, 0, 0, 0, 255];
+        let mut encoder = gif::Encoder::new(&mut out, width, height, &palette).unwrap();
+        for i in 0..frames {
+            let frame = gif::Frame {
+                width,
+                height,
+                buffer: std::borrow::Cow::Owned(vec![
+                    (i % 3) as u8;
+                    usize::from(width) * usize::from(height)
+                ]),
+                ..gif::Frame::default()
+            };
+            encoder.write_frame(&frame).unwrap();
+        }
+    }
+    out
+}
+
+fn webp_lossless(width: u32, height: u32, rgba: bool) -> Vec<u8> {
+    let channels = if rgba { 4 } else { 3 };
+    let mut data = vec![0u8; (width * height) as usize * channels];
+    for (i, px) in data.chunks_exact_mut(channels).enumerate() {
+        px[0] = (i % 251) as u8;
+        px[1] = 90;
+        px[2] = 160;
+        if rgba {
+            px[3] = if (i as u32 % width) < width / 2 {
+                0
+            } else {
+                255
+            };
+        }
+    }
+    let mut out = Vec::new();
+    let color = if rgba {
+        image_webp::ColorType::Rgba8
+    } else {
+        image_webp::ColorType::Rgb8
+    };
+    image_webp::WebPEncoder::new(&mut out)
+        .encode(&data, width, height, color)
+        .unwrap();
+    out
+}
+
+fn render_ok(bytes: &[u8], mime: &str) -> Vec<Rendition> {
+    render(bytes, mime, &sizes(), &limits()).expect("renders")
+}
+
+fn dims(renditions: &[Rendition]) -> Vec<(RenditionSize, u32, u32)> {
+    renditions
+        .iter()
+        .map(|r| (r.size, r.width, r.height))
+        .collect()
+}
+
+/// Decodes a JPEG rendition and checks its header agrees with what `render` said.
+fn decoded_jpeg(rendition: &Rendition) -> turbojpeg::Image<Vec<u8>> {
+    assert_eq!(rendition.content_type, "image/jpeg");
+    let image = turbojpeg::decompress(&rendition.bytes, PixelFormat::RGB).unwrap();
+    assert_eq!(
+        (image.width as u32, image.height as u32),
+        (rendition.width, rendition.height)
+    );
+    image
+}
+
+fn pixel(image: &turbojpeg::Image<Vec<u8>>, x: usize, y: usize) -> [u8; 3] {
+    let i = y * image.pitch + x * 3;
+    [image.pixels[i], image.pixels[i + 1], image.pixels[i + 2]]
+}
+
+#[test]
+fn each_size_fits_its_box_with_the_aspect_ratio_kept() {
+    let landscape = render_ok(&jpeg(4000, 1000), "image/jpeg");
+    assert_eq!(
+        dims(&landscape),
+        [
+            (LargeX2, 2048, 512),
+            (Large, 1024, 256),
+            (Medium, 480, 120),
+            (Thumb, 160, 40)
+        ]
+    );
+    let portrait = render_ok(&jpeg(900, 1800), "image/jpeg");
+    assert_eq!(
+        dims(&portrait),
+        [
+            (LargeX2, 900, 1800),
+            (Large, 512, 1024),
+            (Medium, 240, 480),
+            (Thumb, 80, 160)
+        ]
+    );
+    let square = render_ok(&jpeg(1000, 1000), "image/jpeg");
+    assert_eq!(
+        dims(&square),
+        [
+            (LargeX2, 1000, 1000),
+            (Large, 1000, 1000),
+            (Medium, 480, 480),
+            (Thumb, 160, 160)
+        ]
+    );
+    for rendition in landscape.iter().chain(&portrait).chain(&square) {
+        decoded_jpeg(rendition);
+    }
+}
+
+#[test]
+fn small_images_are_never_upscaled() {
+    let renditions = render_ok(&jpeg(120, 90), "image/jpeg");
+    assert!(renditions.iter().all(|r| (r.width, r.height) == (120, 90)));
+}
+
+#[test]
+fn dct_scaled_decoding_keeps_colours_and_geometry() {
+    // 5000 px wide: decoded at 1/2 scale, still covering 2048.
+    let renditions = render_ok(&jpeg(5000, 500), "image/jpeg");
+    assert_eq!(dims(&renditions)[0], (LargeX2, 2048, 205));
+    let large = decoded_jpeg(&renditions[0]);
+    let [r, _, b] = pixel(&large, 200, 150);
+    assert!(r > 150 && b < 80, "left stays red");
+    let [r, _, b] = pixel(&large, 1800, 150);
+    assert!(b > 150 && r < 80, "right stays blue");
+}
+
+#[test]
+fn configured_sizes_are_honoured() {
+    let sizes = RenditionSizes::new([50, 100, 200, 300]).unwrap();
+    let renditions = render(&jpeg(600, 400), "image/jpeg", &sizes, &limits()).unwrap();
+    assert_eq!(
+        dims(&renditions),
+        [
+            (LargeX2, 300, 200),
+            (Large, 200, 133),
+            (Medium, 100, 67),
+            (Thumb, 50, 33)
+        ]
+    );
+}
+
+#[test]
+fn exif_orientation_is_applied_and_then_dropped() {
+    // Stored 400x200: red on the left, blue on the right. Orientation 6 means "rotate 90 degrees
+    // clockwise to display": upright it is 200x400 with red on top.
+    let rotated = with_segment(&jpeg(400, 200), 0xE1, &exif(6));
+    let renditions = render_ok(&rotated, "image/jpeg");
+    assert_eq!(dims(&renditions)[3], (Thumb, 80, 160));
+    let upright = decoded_jpeg(&renditions[0]);
+    assert_eq!((upright.width, upright.height), (200, 400));
+    let [r, _, b] = pixel(&upright, 80, 120);
+    assert!(r > 150 && b < 80, "top is red: {:?}", [r, b]);
+    let [r, _, b] = pixel(&upright, 80, 300);
+    assert!(b > 150 && r < 80, "bottom is blue: {:?}", [r, b]);
+    for rendition in &renditions {
+        assert_eq!(
+            Orientation::from_exif_container(&rendition.bytes),
+            Orientation::Normal
+        );
+    }
+}
+
+#[test]
+fn no_metadata_reaches_a_rendition() {
+    let tagged = with_segment(
+        &with_segment(&jpeg(300, 200), 0xE1, &exif(1)),
+        0xE2,
+        &icc_segment(&moxcms::ColorProfile::new_srgb()),
+    );
+    assert!(tagged.windows(4).any(|w| w == b"Exif"));
+    let renditions = render_ok(&tagged, "image/jpeg");
+    let alpha = render_ok(
+        &png_rgba(64, 64, |x, _| [9, 9, 9, (x * 4) as u8]),
+        "image/png",
+    );
+    for rendition in renditions.iter().chain(&alpha) {
+        let bytes = &rendition.bytes;
+        for needle in [
+            &b"Exif"[..],
+            b"ICC_PROFILE",
+            b"eXIf",
+            b"iCCP",
+            b"http://ns.adobe.com",
+        ] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{:?}",
+                rendition.size
+            );
+        }
+    }
+}
+
+#[test]
+fn opaque_renditions_are_progressive_jpegs() {
+    for rendition in render_ok(&jpeg(800, 600), "image/jpeg") {
+        let header = turbojpeg::read_header(&rendition.bytes).unwrap();
+        assert!(header.is_progressive);
+        assert_eq!(header.subsamp, Subsamp::Sub2x2);
+    }
+}
+
+#[test]
+fn display_p3_is_converted_and_srgb_left_as_is() {
+    let rgb = card(200, 100, [200, 60, 60], [200, 60, 60]);
+    let plain = jpeg_with(&rgb, 200, 100, Subsamp::None);
+    let p3 = with_segment(
+        &plain,
+        0xE2,
+        &icc_segment(&moxcms::ColorProfile::new_display_p3()),
+    );
+    let srgb = with_segment(
+        &plain,
+        0xE2,
+        &icc_segment(&moxcms::ColorProfile::new_srgb()),
+    );
+    let red_of = |bytes: &[u8]| {
+        let renditions = render_ok(bytes, "image/jpeg");
+        pixel(&decoded_jpeg(&renditions[0]), 100, 70)
+    };
+    let untagged = red_of(&plain);
+    assert_eq!(
+        red_of(&srgb),
+        untagged,
+        "sRGB-tagged pixels are not touched"
+    );
+    let converted = red_of(&p3);
+    // The same numbers mean a more saturated red in P3: in sRGB, red rises and green/blue fall.
+    assert!(
+        converted[0] > untagged[0] + 8,
+        "{converted:?} vs {untagged:?}"
+    );
+    assert!(
+        converted[1] + 8 < untagged[1],
+        "{converted:?} vs {untagged:?}"
+    );
+}
+
+#[test]
+fn transparency_is_kept_as_png() {
+    let half_clear = png_rgba(300, 200, |x, _| {
+        if x < 150 {
+            [255, 0, 0, 0]
+        } else {
+            [0, 0, 255, 255]
+        }
+    });
+    let renditions = render_ok(&half_clear, "image/png");
+    assert_eq!(dims(&renditions)[3], (Thumb, 160, 107));
+    for rendition in &renditions {
+        assert_eq!(rendition.content_type, "image/png");
+        let mut reader = png::Decoder::new(Cursor::new(&rendition.bytes))
+            .read_info()
+            .unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        assert_eq!(info.color_type, png::ColorType::Rgba);
+        assert_eq!(
+            (info.width, info.height),
+            (rendition.width, rendition.height)
+        );
+        assert_eq!(buf[3], 0, "left edge stays transparent");
+        let last = buf.len() - 4;
+        assert_eq!(
+            (buf[last + 2], buf[last + 3]),
+            (255, 255),
+            "right edge stays opaque blue"
+        );
+    }
+}
+
+#[test]
+fn opaque_png_and_every_input_format_render() {
+    let opaque_png = png_rgba(640, 480, |x, y| [(x % 256) as u8, (y % 256) as u8, 7, 255]);
+    let greyscale_jpeg = {
+        let rgb = card(500, 300, [90, 90, 90], [200, 200, 200]);
+        let image = Image {
+            pixels: &rgb[..],
+            width: 500,
+            pitch: 1500,
+            height: 300,
+            format: PixelFormat::RGB,
+        };
+        turbojpeg::compress(image, 90, Subsamp::Gray)
+            .unwrap()
+            .to_vec()
+    };
+    let full_chroma_jpeg = jpeg_with(
+        &card(500, 300, [1, 2, 3], [4, 5, 6]),
+        500,
+        300,
+        Subsamp::None,
+    );
+    // (input type, input, rendition type, largest rendition size)
+    type Case = (&'static str, Vec<u8>, &'static str, (u32, u32));
+    let cases: [Case; 6] = [
+        ("image/png", opaque_png, "image/jpeg", (640, 480)),
+        ("image/jpeg", greyscale_jpeg, "image/jpeg", (500, 300)),
+        ("image/jpeg", full_chroma_jpeg, "image/jpeg", (500, 300)),
+        (
+            "image/gif",
+            gif_frames(300, 200, 3),
+            "image/jpeg",
+            (300, 200),
+        ),
+        (
+            "image/webp",
+            webp_lossless(320, 240, false),
+            "image/jpeg",
+            (320, 240),
+        ),
+        (
+            "image/webp",
+            webp_lossless(320, 240, true),
+            "image/png",
+            (320, 240),
+        ),
+    ];
+    for (mime, bytes, output, (width, height)) in cases {
+        let renditions = render_ok(&bytes, mime);
+        assert_eq!(renditions.len(), 4, "{mime}");
+        assert_eq!(
+            (renditions[0].width, renditions[0].height),
+            (width, height),
+            "{mime}"
+        );
+        assert!(
+            renditions.iter().all(|r| r.content_type == output),
+            "{mime} -> {output}"
+        );
+    }
+}
+
+#[test]
+fn the_first_gif_frame_is_the_one_rendered() {
+    // Frame 0 is palette index 0 (red); later frames are green and blue.
+    let renditions = render_ok(&gif_frames(64, 64, 3), "image/gif");
+    let [r, g, b] = pixel(&decoded_jpeg(&renditions[0]), 32, 32);
+    assert!(r > 200 && g < 40 && b < 40, "{:?}", [r, g, b]);
+}
+
+#[test]
+fn formats_without_renditions_are_named() {
+    let err = render(b"BM....", "image/bmp", &sizes(), &limits()).unwrap_err();
+    assert_eq!(err, RenditionError::UnsupportedFormat("image/bmp".into()));
+    assert!(
+        err.to_string()
+            .contains("image/bmp images get no renditions")
+    );
+}
+
+#[test]
+fn pixel_side_and_frame_limits_are_checked_before_decoding() {
+    let tight = DecodeLimits {
+        max_pixels: 10_000,
+        max_side: 150,
+        max_frames: 4,
+    };
+    let too_many_pixels = render(&jpeg(120, 120), "image/jpeg", &sizes(), &tight);
+    assert!(matches!(
+        too_many_pixels,
+        Err(RenditionError::TooLarge {
+            width: 120,
+            height: 120,
+            ..
+        })
+    ));
+    let too_wide = render(
+        &png_rgba(151, 2, |_, _| [0; 4]),
+        "image/png",
+        &sizes(),
+        &tight,
+    );
+    assert!(matches!(
+        too_wide,
+        Err(RenditionError::TooLarge { width: 151, .. })
+    ));
+    let webp_too_tall = render(
+        &webp_lossless(2, 151, false),
+        "image/webp",
+        &sizes(),
+        &tight,
+    );
+    assert!(matches!(
+        webp_too_tall,
+        Err(RenditionError::TooLarge { height: 151, .. })
+    ));
+    let gif_too_large = render(&gif_frames(151, 1, 1), "image/gif", &sizes(), &tight);
+    assert!(matches!(
+        gif_too_large,
+        Err(RenditionError::TooLarge { .. })
+    ));
+
+    assert!(render(&gif_frames(8, 8, 4), "image/gif", &sizes(), &tight).is_ok());
+    let animation = render(&gif_frames(8, 8, 5), "image/gif", &sizes(), &tight);
+    assert_eq!(
+        animation,
+        Err(RenditionError::TooManyFrames { max_frames: 4 })
+    );
+}
+
+#[test]
+fn truncated_and_corrupt_images_are_errors() {
+    let whole = jpeg(400, 300);
+    let truncated = &whole[..whole.len() / 2];
+    assert!(matches!(
+        render(truncated, "image/jpeg", &sizes(), &limits()),
+        Err(RenditionError::Corrupt(_))
+    ));
+
+    let png = png_rgba(100, 100, |x, y| [x as u8, y as u8, 0, 255]);
+    let truncated_png = &png[..png.len() - 40];
+    assert!(matches!(
+        render(truncated_png, "image/png", &sizes(), &limits()),
+        Err(RenditionError::Corrupt(_))
+    ));
+
+    let gif = gif_frames(50, 50, 1);
+    assert!(render(&gif[..30], "image/gif", &sizes(), &limits()).is_err());
+    let webp = webp_lossless(50, 50, false);
+    assert!(render(&webp[..webp.len() / 2], "image/webp", &sizes(), &limits()).is_err());
+}
+
+/// Every prefix and a spread of single-byte corruptions of each format: an error or a rendition,
+/// never a panic. (The fuzz target `image_decode` does this at scale.)
+#[test]
+fn damaged_inputs_never_panic() {
+    let samples = [
+        ("image/jpeg", jpeg(64, 48)),
+        (
+            "image/png",
+            png_rgba(40, 30, |x, y| [x as u8, y as u8, 3, (x * 6) as u8]),
+        ),
+        ("image/gif", gif_frames(20, 10, 2)),
+        ("image/webp", webp_lossless(24, 16, true)),
+    ];
+    for (mime, bytes) in &samples {
+        for end in (0..bytes.len()).step_by(7) {
+            let _ = render(&bytes[..end], mime, &sizes(), &limits());
+        }
+        for at in (0..bytes.len()).step_by(5) {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x5A;
+            let _ = render(&damaged, mime, &sizes(), &limits());
+        }
+    }
+}
