@@ -9,6 +9,15 @@ command -v cargo >/dev/null || die "cargo is required (install Rust with rustup)
 command -v python3 >/dev/null || die "python3 is required"
 command -v curl >/dev/null || die "curl is required"
 
+# libjpeg-turbo (renditions) is built from source by the turbojpeg crate: it needs cmake and nasm.
+if ! command -v cmake >/dev/null || ! command -v nasm >/dev/null; then
+  log "installing cmake and nasm (Debian packages) for libjpeg-turbo"
+  sudo_cmd=""
+  [[ "$(id -u)" == 0 ]] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq >/dev/null || true
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq cmake nasm >/dev/null
+fi
+
 stamp="$VENV/.requirements.sha256"
 want="$(sha256sum "$ROOT/scripts/requirements-dev.txt" | cut -d' ' -f1)"
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then

@@ -2,6 +2,7 @@
 # Bounded fuzzing of the parsing entry points with cargo-fuzz (libFuzzer, nightly, AddressSanitizer):
 #   multipart  the upload form parser (Content-Type and body)
 #   content    content detection and the image header check
+#   image_decode  the rendition pipeline (decoders, resize, orientation, encoders) on any image bytes
 # Each target starts from its committed seed corpus (fuzz/corpus/<target>, copied to .local so runs
 # do not dirty the repo) and runs SECONDS (default 60) with a 512 MB RSS and 64 MB allocation cap.
 # Exits non-zero on any crash, panic, leak or limit breach; reproducers land in fuzz/artifacts/.
@@ -15,7 +16,7 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 
 cd "$ROOT/fuzz"
-for target in multipart content; do
+for target in multipart content image_decode; do
   corpus="$STATE_DIR/fuzz-corpus/$target"
   mkdir -p "$corpus"
   cp -n "corpus/$target/"* "$corpus/"

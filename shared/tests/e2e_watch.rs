@@ -312,3 +312,70 @@ async fn percent_encoded_keys_are_decoded() {
     let bytes = fetch_bytes(&stack, &stack.url(&encoded), None, "image/png").await;
     assert!(bytes == support::PNG);
 }
+
+/// Every rendition URL of a fresh upload works at once, through the real functions and storage,
+/// for its owner only.
+#[tokio::test]
+async fn every_rendition_url_of_a_fresh_upload_serves_its_rendition() {
+    let Some(stack) = stack().await else { return };
+    let response = stack
+        .upload(
+            "private",
+            Some(&stack.acme),
+            form(Some("Harbour"), Some("IMAGE"), "photo.jpg", support::JPEG),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let asset: Value = response.json().await.unwrap();
+    let (width, height) = (
+        asset["width"].as_u64().unwrap() as usize,
+        asset["height"].as_u64().unwrap() as usize,
+    );
+    let fields = [
+        ("thumbURL", 160),
+        ("mediumURL", 480),
+        ("largeURL", 1024),
+        ("largeX2URL", 2048),
+    ];
+    for (field, box_side) in fields {
+        let url = asset[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{field} set"));
+        assert!(url.starts_with(&stack.base), "{url}");
+        let bytes = fetch_bytes(&stack, url, Some(&stack.acme), "image/jpeg").await;
+        let image = turbojpeg::decompress(&bytes, turbojpeg::PixelFormat::RGB).unwrap();
+        assert_eq!(
+            image.width.max(image.height),
+            box_side.min(width.max(height)),
+            "{field}"
+        );
+        assert!(
+            !bytes.windows(4).any(|w| w == b"Exif"),
+            "{field} has no EXIF"
+        );
+        let stranger = stack.get(url, Some(&stack.globex)).await;
+        assert_eq!(stranger.status(), StatusCode::NOT_FOUND, "{field}");
+        let anonymous = stack.get(url, None).await;
+        assert_eq!(anonymous.status(), StatusCode::NOT_FOUND, "{field}");
+    }
+    let original = fetch_bytes(
+        &stack,
+        asset["origURL"].as_str().unwrap(),
+        Some(&stack.acme),
+        "image/jpeg",
+    )
+    .await;
+    assert_eq!(original, support::JPEG);
+
+    let document = stack
+        .upload(
+            "public",
+            Some(&stack.acme),
+            form(None, None, "document.pdf", support::PDF),
+        )
+        .await;
+    let document: Value = document.json().await.unwrap();
+    assert_eq!(document["thumbURL"], Value::Null);
+    let url = format!("{}?size=thumb", document["origURL"].as_str().unwrap());
+    assert_eq!(stack.get(&url, None).await.status(), StatusCode::NOT_FOUND);
+}

@@ -17,8 +17,10 @@ use crate::domain::{AssetKey, CompanyId, Visibility};
 use crate::storage::memory::{MemoryApiKeyRepo, MemoryAssetRepo, MemoryBlobStore};
 use crate::storage::{ApiKeyRepo, BlobStore};
 
-const PNG: &[u8] =
-    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+/// 128x128 with transparency: its renditions are PNGs.
+const PNG: &[u8] = include_bytes!("../../tests/fixtures/logo.png");
+/// 175 KB opaque photo: its renditions are JPEGs.
+const JPEG: &[u8] = include_bytes!("../../tests/fixtures/photo.jpg");
 const PDF: &[u8] = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
 const BOUNDARY: &str = "----asset-test-boundary";
 
@@ -405,7 +407,8 @@ async fn metadata_write_whose_response_was_lost_is_a_success() {
         body_text(&response)
     );
     let key = json(&response)["key"].as_str().unwrap().to_owned();
-    assert_eq!((h.blobs.len(), h.assets.len()), (1, 1));
+    // The original and its four renditions are kept, with their metadata.
+    assert_eq!((h.blobs.len(), h.assets.len()), (5, 1));
     let served = h.get(&key, Some(&h.acme_key), &[], &[]).await;
     assert_eq!(served.body().as_ref(), PNG);
 }
@@ -603,4 +606,219 @@ async fn percent_encoded_and_malformed_keys() {
         let response = h.get(bad, None, &[], &[]).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{bad}");
     }
+}
+
+const SIZES: [&str; 4] = ["thumb", "medium", "large", "largeX2"];
+const URL_FIELDS: [&str; 4] = ["thumbURL", "mediumURL", "largeURL", "largeX2URL"];
+
+#[tokio::test]
+async fn image_uploads_answer_rendition_urls_that_serve_each_rendition() {
+    let h = Harness::new().await;
+    let asset = h.upload_ok(Visibility::Private, JPEG, "Harbour.jpg").await;
+    let key = asset["key"].as_str().unwrap();
+    let (width, height) = (
+        asset["width"].as_u64().unwrap() as usize,
+        asset["height"].as_u64().unwrap() as usize,
+    );
+    let mut previous_side = 0;
+    for (size, field) in SIZES.iter().zip(URL_FIELDS) {
+        assert_eq!(
+            asset[field],
+            format!("https://api.example.com/api/v1/partner/asset/{key}?size={size}")
+        );
+        let response = h.get(key, Some(&h.acme_key), &[("size", size)], &[]).await;
+        assert_eq!(response.status(), StatusCode::OK, "{size}");
+        assert_eq!(header_of(&response, "content-type"), "image/jpeg");
+        assert_eq!(
+            header_of(&response, "cache-control"),
+            "private, max-age=2592000"
+        );
+        assert_eq!(header_of(&response, "x-content-type-options"), "nosniff");
+        assert_eq!(
+            header_of(&response, "content-disposition"),
+            format!("inline; filename=\"Harbour-{size}.jpg\"; filename*=UTF-8''Harbour-{size}.jpg")
+        );
+        let body = response.body().as_ref();
+        let etag = header_of(&response, "etag");
+        assert_ne!(etag, format!("\"{}\"", asset["sha256"].as_str().unwrap()));
+        let image = turbojpeg::decompress(body, turbojpeg::PixelFormat::RGB).unwrap();
+        let box_side = match *size {
+            "thumb" => 160,
+            "medium" => 480,
+            "large" => 1024,
+            _ => 2048,
+        };
+        let longest = image.width.max(image.height);
+        assert_eq!(longest, box_side.min(width.max(height)), "{size}");
+        assert!(
+            longest >= previous_side,
+            "each size is at least the one before"
+        );
+        previous_side = longest;
+        // Aspect ratio kept to within a pixel's rounding.
+        let expected_h = image.width * height / width;
+        assert!(
+            image.height.abs_diff(expected_h) <= 1,
+            "{size}: {}x{}",
+            image.width,
+            image.height
+        );
+
+        let stored = h
+            .blobs
+            .object(&format!("companies/acme/assets/{key}/{size}"))
+            .expect("rendition stored next to the original");
+        assert_eq!(&stored.0[..], body);
+
+        let revalidated = h
+            .get(
+                key,
+                Some(&h.acme_key),
+                &[("size", size)],
+                &[("if-none-match", etag)],
+            )
+            .await;
+        assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED, "{size}");
+        // The original's validator does not match a rendition.
+        let original_etag = format!("\"{}\"", asset["sha256"].as_str().unwrap());
+        let stale = h
+            .get(
+                key,
+                Some(&h.acme_key),
+                &[("size", size)],
+                &[("if-none-match", &original_etag)],
+            )
+            .await;
+        assert_eq!(stale.status(), StatusCode::OK);
+    }
+    let original = h.get(key, Some(&h.acme_key), &[], &[]).await;
+    assert_eq!(
+        original.body().as_ref(),
+        JPEG,
+        "origURL still serves the untouched original"
+    );
+}
+
+#[tokio::test]
+async fn private_renditions_are_as_private_as_their_original() {
+    let h = Harness::new().await;
+    let asset = h.upload_ok(Visibility::Private, PNG, "logo").await;
+    let key = asset["key"].as_str().unwrap();
+    let unknown = h
+        .get(
+            &AssetKey::generate().to_string(),
+            Some(&h.acme_key),
+            &[],
+            &[],
+        )
+        .await;
+    for size in SIZES {
+        let own = h.get(key, Some(&h.acme_key), &[("size", size)], &[]).await;
+        assert_eq!(own.status(), StatusCode::OK);
+        assert_eq!(
+            header_of(&own, "content-type"),
+            "image/png",
+            "transparency kept"
+        );
+        let anonymous = h.get(key, None, &[("size", size)], &[]).await;
+        let other = h
+            .get(key, Some(&h.globex_key), &[("size", size)], &[])
+            .await;
+        for response in [&anonymous, &other] {
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{size}");
+            assert_eq!(json(response), json(&unknown));
+        }
+    }
+}
+
+#[tokio::test]
+async fn public_renditions_are_cached_publicly() {
+    let h = Harness::new().await;
+    let asset = h.upload_ok(Visibility::Public, JPEG, "harbour").await;
+    let key = asset["key"].as_str().unwrap();
+    let response = h.get(key, None, &[("size", "thumb")], &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        header_of(&response, "cache-control"),
+        "public, max-age=2592000, immutable"
+    );
+}
+
+#[tokio::test]
+async fn documents_have_no_renditions() {
+    let h = Harness::new().await;
+    let asset = h.upload_ok(Visibility::Public, PDF, "report").await;
+    for field in URL_FIELDS {
+        assert_eq!(asset[field], Value::Null, "{field}");
+    }
+    let key = asset["key"].as_str().unwrap();
+    let missing = h.get(key, None, &[("size", "thumb")], &[]).await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(&missing), "not_found");
+    let placeholder = h
+        .get(
+            key,
+            None,
+            &[("size", "thumb"), ("handleError", "true")],
+            &[],
+        )
+        .await;
+    assert_eq!(placeholder.status(), StatusCode::NOT_FOUND);
+    assert_eq!(header_of(&placeholder, "content-type"), "image/png");
+    let bogus = h.get(key, None, &[("size", "huge")], &[]).await;
+    assert_eq!(bogus.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&bogus), "invalid_parameter");
+    assert_eq!(h.blobs.len(), 1, "only the original is stored");
+}
+
+#[tokio::test]
+async fn images_that_do_not_decode_are_refused_and_store_nothing() {
+    let h = Harness::new().await;
+    let truncated = &JPEG[..JPEG.len() / 2];
+    let response = h
+        .upload(
+            Visibility::Private,
+            Some(&h.acme_key),
+            form(&[("file", Some("half.jpg"), truncated)]),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(&response), "invalid_image");
+    assert!(h.nothing_stored());
+
+    let h = Harness::with(|config| config.max_animation_frames = 1).await;
+    let two_frames = b"GIF89a\x01\0\x01\0\x80\0\0\0\0\0\xff\xff\xff,\0\0\0\0\x01\0\x01\0\0\x02\x02D\x01\0,\0\0\0\0\x01\0\x01\0\0\x02\x02D\x01\0;";
+    let response = h
+        .upload(
+            Visibility::Private,
+            Some(&h.acme_key),
+            form(&[("file", Some("a.gif"), two_frames)]),
+        )
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        body_text(&response)
+    );
+    assert_eq!(error_code(&response), "too_many_frames");
+    assert!(h.nothing_stored());
+}
+
+#[tokio::test]
+async fn a_failed_rendition_write_removes_every_object() {
+    let h = Harness::new().await;
+    *h.blobs.put_budget.lock().unwrap() = Some(2);
+    let response = h
+        .upload(
+            Visibility::Private,
+            Some(&h.acme_key),
+            form(&[("file", Some("photo.jpg"), JPEG)]),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        h.nothing_stored(),
+        "the two objects that were written are removed again"
+    );
 }

@@ -24,6 +24,9 @@ fn unavailable(flag: &AtomicBool) -> Result<(), StorageError> {
 pub struct MemoryBlobStore {
     objects: Mutex<HashMap<String, (Bytes, String)>>,
     pub fail: AtomicBool,
+    /// `Some(n)`: n more writes succeed, every later one fails (a store that goes away in the
+    /// middle of an upload); reads and deletes still work.
+    pub put_budget: Mutex<Option<usize>>,
 }
 
 impl MemoryBlobStore {
@@ -44,6 +47,12 @@ impl MemoryBlobStore {
 impl BlobStore for MemoryBlobStore {
     async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), StorageError> {
         unavailable(&self.fail)?;
+        if let Some(left) = self.put_budget.lock().unwrap().as_mut() {
+            if *left == 0 {
+                return Err(StorageError::Unavailable("injected failure".into()));
+            }
+            *left -= 1;
+        }
         self.objects
             .lock()
             .unwrap()

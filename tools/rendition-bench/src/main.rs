@@ -1,0 +1,287 @@
+//! Times the rendition pipeline on real photos and reports quality, next to sharp's figures.
+//!
+//! ```text
+//! rendition-bench [--iterations N] [--sharp-results FILE] [--sharp-out DIR] PHOTO...
+//! rendition-bench --write-fuzz-seeds DIR
+//! ```
+//!
+//! Each photo is measured in a fresh child process (`--one PHOTO`) so its peak memory (VmHWM, the
+//! whole process: binary, input file and pipeline) belongs to that photo alone. The pipeline runs
+//! on one thread, as in a Lambda function. Quality is the PSNR of each rendition against a
+//! reference made by resizing the full-resolution decode straight to the rendition's size with
+//! Lanczos3 (no shrink-on-load, no cascade); sharp's outputs (from `bench/sharp/bench.mjs
+//! --out DIR`) are scored against the same reference.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use asset_service::domain::{RenditionSize, RenditionSizes};
+use asset_service::renditions::{self, DecodeLimits, Rendition};
+use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::{PixelType, ResizeOptions, Resizer};
+use serde_json::{Value, json};
+
+mod seeds;
+
+struct Args {
+    iterations: usize,
+    one: Option<String>,
+    sharp_results: Option<String>,
+    sharp_out: Option<String>,
+    fuzz_seeds: Option<String>,
+    photos: Vec<String>,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        iterations: 15,
+        one: None,
+        sharp_results: None,
+        sharp_out: None,
+        fuzz_seeds: None,
+        photos: Vec::new(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().unwrap_or_else(|| panic!("{arg} needs a value"));
+        match arg.as_str() {
+            "--iterations" => args.iterations = value().parse().expect("--iterations N"),
+            "--one" => args.one = Some(value()),
+            "--sharp-results" => args.sharp_results = Some(value()),
+            "--sharp-out" => args.sharp_out = Some(value()),
+            "--write-fuzz-seeds" => args.fuzz_seeds = Some(value()),
+            _ => args.photos.push(arg),
+        }
+    }
+    args
+}
+
+fn mime_of(path: &str) -> &'static str {
+    match Path::new(path).extension().and_then(|e| e.to_str()) {
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("png") => "image/png",
+        Some("webp") => "image/webp",
+        Some("gif") => "image/gif",
+        other => panic!("unknown photo type {other:?}"),
+    }
+}
+
+fn render(bytes: &[u8], mime: &str) -> Vec<Rendition> {
+    renditions::render(
+        bytes,
+        mime,
+        &RenditionSizes::default(),
+        &DecodeLimits::default(),
+    )
+    .expect("the photo renders")
+}
+
+/// Peak resident memory of this process so far, in MiB (Linux `VmHWM`).
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+/// Child mode: time one photo and print one JSON line.
+fn measure_one(path: &str, iterations: usize) {
+    let bytes = std::fs::read(path).expect("read photo");
+    let mime = mime_of(path);
+    let before = peak_rss_mib();
+    render(&bytes, mime); // warm-up: page in code and let the allocator settle
+    let times: Vec<f64> = (0..iterations)
+        .map(|_| {
+            let start = Instant::now();
+            let renditions = render(&bytes, mime);
+            let elapsed = start.elapsed().as_secs_f64() * 1000.0;
+            std::hint::black_box(renditions);
+            elapsed
+        })
+        .collect();
+    println!(
+        "{}",
+        json!({
+            "median_ms": median(times.clone()),
+            "min_ms": times.iter().copied().fold(f64::INFINITY, f64::min),
+            "peak_rss_mib": peak_rss_mib(),
+            "rss_before_mib": before,
+        })
+    );
+}
+
+/// Full-resolution RGB of a photo, without shrink-on-load.
+fn decode_full(bytes: &[u8], mime: &str) -> (Vec<u8>, u32, u32) {
+    match mime {
+        "image/jpeg" => {
+            let image = turbojpeg::decompress(bytes, turbojpeg::PixelFormat::RGB).unwrap();
+            (image.pixels, image.width as u32, image.height as u32)
+        }
+        "image/png" => {
+            let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+            decoder.set_transformations(png::Transformations::normalize_to_color8());
+            let mut reader = decoder.read_info().unwrap();
+            let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+            let info = reader.next_frame(&mut buf).unwrap();
+            assert_eq!(info.color_type, png::ColorType::Rgb, "bench PNGs are RGB");
+            (buf, info.width, info.height)
+        }
+        "image/webp" => {
+            let mut decoder = image_webp::WebPDecoder::new(std::io::Cursor::new(bytes)).unwrap();
+            let (w, h) = decoder.dimensions();
+            assert!(!decoder.has_alpha(), "bench WebPs are opaque");
+            let mut buf = vec![0; decoder.output_buffer_size().unwrap()];
+            decoder.read_image(&mut buf).unwrap();
+            (buf, w, h)
+        }
+        other => panic!("no reference decoder for {other}"),
+    }
+}
+
+fn lanczos(rgb: &[u8], width: u32, height: u32, to: (u32, u32)) -> Vec<u8> {
+    let src = ImageRef::new(width, height, rgb, PixelType::U8x3).unwrap();
+    let mut dst = Image::new(to.0, to.1, PixelType::U8x3);
+    Resizer::new()
+        .resize(&src, &mut dst, &ResizeOptions::new())
+        .unwrap();
+    dst.into_vec()
+}
+
+fn psnr(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let sum: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+        .sum();
+    let mse = sum / a.len() as f64;
+    10.0 * (255.0f64 * 255.0 / mse).log10()
+}
+
+fn jpeg_rgb(bytes: &[u8]) -> (Vec<u8>, u32, u32) {
+    let image = turbojpeg::decompress(bytes, turbojpeg::PixelFormat::RGB).unwrap();
+    (image.pixels, image.width as u32, image.height as u32)
+}
+
+/// PSNR of each of our renditions and of sharp's (when its outputs are at hand).
+fn quality(path: &str, sharp_dir: Option<&Path>) -> BTreeMap<&'static str, (f64, Option<f64>)> {
+    let bytes = std::fs::read(path).unwrap();
+    let mime = mime_of(path);
+    let (full, width, height) = decode_full(&bytes, mime);
+    let ours = render(&bytes, mime);
+    let stem = Path::new(path)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .replace('.', "-");
+    let mut scores = BTreeMap::new();
+    for rendition in &ours {
+        let (rgb, w, h) = jpeg_rgb(&rendition.bytes);
+        let reference = lanczos(&full, width, height, (w, h));
+        let sharp = sharp_dir.and_then(|dir| {
+            let file = dir.join(&stem).join(format!("{}.jpg", rendition.size));
+            let (rgb, sw, sh) = jpeg_rgb(&std::fs::read(file).ok()?);
+            let reference = if (sw, sh) == (w, h) {
+                reference.clone()
+            } else {
+                lanczos(&full, width, height, (sw, sh))
+            };
+            Some(psnr(&rgb, &reference))
+        });
+        scores.insert(rendition.size.as_str(), (psnr(&rgb, &reference), sharp));
+    }
+    scores
+}
+
+fn sharp_results(file: Option<&str>) -> BTreeMap<String, Value> {
+    let Some(file) = file else {
+        return BTreeMap::new();
+    };
+    std::fs::read_to_string(file)
+        .expect("sharp results")
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter_map(|v| Some((v.get("photo")?.as_str()?.to_owned(), v)))
+        .collect()
+}
+
+fn main() {
+    let args = parse_args();
+    if let Some(dir) = &args.fuzz_seeds {
+        seeds::write(Path::new(dir));
+        return;
+    }
+    if let Some(photo) = &args.one {
+        measure_one(photo, args.iterations);
+        return;
+    }
+    assert!(
+        !args.photos.is_empty(),
+        "usage: rendition-bench [--iterations N] [--sharp-results FILE] [--sharp-out DIR] PHOTO..."
+    );
+    let sharp = sharp_results(args.sharp_results.as_deref());
+    let me = std::env::current_exe().unwrap();
+    println!(
+        "renditions per photo: largeX2/large/medium/thumb = {:?} px, one thread, median of {} runs",
+        RenditionSize::ALL.map(|s| RenditionSizes::default().longest_side(s)),
+        args.iterations
+    );
+    println!(
+        "{:<18} {:>9} {:>9} {:>10} {:>7} {:>10} {:>10} {:>9} | PSNR dB ours/sharp largeX2 large medium thumb",
+        "photo", "ours ms", "sharp ms", "sharp ind", "ratio", "ours MiB", "sharp MiB", "ours min"
+    );
+    for photo in &args.photos {
+        let output = Command::new(&me)
+            .args(["--one", photo, "--iterations", &args.iterations.to_string()])
+            .output()
+            .expect("run child");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let ours: Value = serde_json::from_slice(&output.stdout).expect("child JSON");
+        let name = Path::new(photo)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let theirs = sharp.get(&name);
+        let num =
+            |v: Option<&Value>, field: &str| v.and_then(|v| v[field].as_f64()).unwrap_or(f64::NAN);
+        let ours_ms = num(Some(&ours), "median_ms");
+        let sharp_ms = num(theirs, "cascade_ms");
+        let scores = quality(photo, args.sharp_out.as_deref().map(Path::new));
+        let psnr: Vec<String> = ["largeX2", "large", "medium", "thumb"]
+            .iter()
+            .map(|size| {
+                let (ours, sharp) = scores[size];
+                format!(
+                    "{ours:.1}/{}",
+                    sharp.map_or("-".into(), |s| format!("{s:.1}"))
+                )
+            })
+            .collect();
+        println!(
+            "{:<18} {:>9.1} {:>9.1} {:>10.1} {:>6.2}x {:>10.1} {:>10.1} {:>9.1} | {}",
+            name,
+            ours_ms,
+            sharp_ms,
+            num(theirs, "independent_ms"),
+            sharp_ms / ours_ms,
+            num(Some(&ours), "peak_rss_mib"),
+            num(theirs, "peak_rss_mib"),
+            num(Some(&ours), "min_ms"),
+            psnr.join(" "),
+        );
+    }
+}
