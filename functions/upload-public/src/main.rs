@@ -6,6 +6,8 @@ use lambda_http::{Error, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_tracing();
+    // Renditions reuse the memory of earlier uploads in a warm instance.
+    asset_service::renditions::keep_freed_memory();
     // Built once per cold start and shared by every invocation of this instance.
     let app = App::from_env().await?;
     let app = &app;

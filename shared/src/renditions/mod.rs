@@ -7,7 +7,9 @@
 mod colour;
 mod decode;
 mod encode;
+mod heap;
 mod jpeg;
+mod libwebp;
 mod orient;
 mod pixels;
 mod raster;
@@ -17,6 +19,7 @@ use fast_image_resize::Resizer;
 use crate::domain::{RenditionSize, RenditionSizes};
 use colour::SrgbConversion;
 use encode::Encoder;
+pub use heap::keep_freed_memory;
 pub use orient::Orientation;
 
 /// What may be decoded at all. The pixel and side limits are checked against each decoder's own

@@ -4,6 +4,7 @@
 use std::io::Cursor;
 
 use super::decode::Raster;
+use super::libwebp;
 use super::pixels::{Interleaved, Pixels};
 use super::{DecodeLimits, RenditionError};
 
@@ -136,15 +137,18 @@ pub(crate) fn decode_webp(bytes: &[u8], limits: &DecodeLimits) -> Result<Raster,
     }
     decoder.set_memory_limit(decoder_memory(limits));
     let icc_profile = decoder.icc_profile().map_err(corrupt)?;
-    let len = decoder
-        .output_buffer_size()
-        .ok_or_else(|| corrupt("image too large for memory"))?;
-    let mut buf = vec![0; len];
-    if decoder.is_animated() {
+    let buf = if decoder.is_animated() {
+        // libwebp's simple API has no animation: image-webp composes the first frame.
+        let len = decoder
+            .output_buffer_size()
+            .ok_or_else(|| corrupt("image too large for memory"))?;
+        let mut buf = vec![0; len];
         decoder.read_frame(&mut buf).map_err(corrupt)?;
+        buf
     } else {
-        decoder.read_image(&mut buf).map_err(corrupt)?;
-    }
+        libwebp::decode_still(bytes, width, height, decoder.has_alpha())
+            .ok_or_else(|| corrupt("libwebp could not decode the image"))?
+    };
     let pixels = if decoder.has_alpha() {
         Pixels::from_rgba(buf, width, height)
     } else {

@@ -215,6 +215,8 @@ fn sharp_results(file: Option<&str>) -> BTreeMap<String, Value> {
 }
 
 fn main() {
+    // As the upload functions do.
+    renditions::keep_freed_memory();
     let args = parse_args();
     if let Some(dir) = &args.fuzz_seeds {
         seeds::write(Path::new(dir));
