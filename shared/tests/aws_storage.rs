@@ -353,33 +353,3 @@ async fn failed_metadata_write_leaves_no_object_in_s3() {
         Vec::<String>::new()
     );
 }
-
-#[tokio::test]
-async fn unreachable_storage_is_a_prompt_503() {
-    let Some(mut config) = support::local_config("down") else {
-        return;
-    };
-    // Nothing listens on port 9 of loopback: every call fails to connect.
-    config.aws_endpoint_url = Some("http://127.0.0.1:9".into());
-    config.aws.max_attempts = 2;
-    let storage = AwsStorage::connect(&config).await;
-    let app = App::new(
-        config,
-        storage.blobs.clone(),
-        storage.table.clone(),
-        storage.table.clone(),
-    );
-    let response = upload(
-        &app,
-        Visibility::Private,
-        support::upload_request("ak_whatever", "x", "logo.png", support::PNG),
-    )
-    .await;
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let response = get_asset(
-        &app,
-        support::get_request(AssetKey::generate().as_str(), None, &[]),
-    )
-    .await;
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-}

@@ -343,4 +343,14 @@ async fn the_stand_in_itself_stopped() {
     .await;
     assert_eq!(placeholder.status(), 503);
     assert_eq!(placeholder.headers()["content-type"], "image/png");
+    let json = guarded(
+        "get",
+        get_asset(
+            &app,
+            support::get_request("AAAAAAAAAAAAAAAAAAAAAAAA", None, &[]),
+        ),
+    )
+    .await;
+    assert_eq!(json.status(), 503);
+    assert_eq!(json.headers()["content-type"], "application/json");
 }

@@ -147,6 +147,42 @@ fn webp_lossless(width: u32, height: u32, rgba: bool) -> Vec<u8> {
     out
 }
 
+/// An animated WebP of `frames` full-canvas lossless frames, the n-th in colour `colours[n % 3]`,
+/// assembled from the chunks of still images (image-webp has no animation encoder).
+fn animated_webp(width: u32, height: u32, frames: usize) -> Vec<u8> {
+    let colours = [[220u8, 20, 20], [20, 220, 20], [20, 20, 220]];
+    let chunk = |tag: &[u8], body: &[u8]| {
+        let mut out = tag.to_vec();
+        out.extend((body.len() as u32).to_le_bytes());
+        out.extend(body);
+        if body.len() % 2 == 1 {
+            out.push(0);
+        }
+        out
+    };
+    let u24 = |v: u32| v.to_le_bytes()[..3].to_vec();
+    let mut body = b"WEBP".to_vec();
+    let mut vp8x = vec![0x02, 0, 0, 0];
+    vp8x.extend(u24(width - 1));
+    vp8x.extend(u24(height - 1));
+    body.extend(chunk(b"VP8X", &vp8x));
+    body.extend(chunk(b"ANIM", &[0, 0, 0, 0, 0, 0]));
+    for n in 0..frames {
+        let pixels: Vec<u8> = (0..width * height).flat_map(|_| colours[n % 3]).collect();
+        let mut still = Vec::new();
+        image_webp::WebPEncoder::new(&mut still)
+            .encode(&pixels, width, height, image_webp::ColorType::Rgb8)
+            .unwrap();
+        // A still lossless file is RIFF, size, WEBP, then the one VP8L chunk.
+        let vp8l = &still[12..];
+        let mut anmf = [u24(0), u24(0), u24(width - 1), u24(height - 1), u24(100)].concat();
+        anmf.push(0);
+        anmf.extend(vp8l);
+        body.extend(chunk(b"ANMF", &anmf));
+    }
+    chunk(b"RIFF", &body)
+}
+
 fn render_ok(bytes: &[u8], mime: &str) -> Vec<Rendition> {
     render(bytes, mime, &sizes(), &limits()).expect("renders")
 }
@@ -442,6 +478,24 @@ fn the_first_gif_frame_is_the_one_rendered() {
     let renditions = render_ok(&gif_frames(64, 64, 3), "image/gif");
     let [r, g, b] = pixel(&decoded_jpeg(&renditions[0]), 32, 32);
     assert!(r > 200 && g < 40 && b < 40, "{:?}", [r, g, b]);
+}
+
+#[test]
+fn the_first_frame_of_an_animated_webp_is_the_one_rendered() {
+    let renditions = render_ok(&animated_webp(48, 32, 3), "image/webp");
+    assert_eq!(dims(&renditions)[0], (LargeX2, 48, 32));
+    let [r, g, b] = pixel(&decoded_jpeg(&renditions[0]), 24, 16);
+    assert!(r > 180 && g < 60 && b < 60, "{:?}", [r, g, b]);
+
+    let tight = DecodeLimits {
+        max_frames: 2,
+        ..limits()
+    };
+    let too_long = render(&animated_webp(8, 8, 3), "image/webp", &sizes(), &tight);
+    assert_eq!(
+        too_long,
+        Err(RenditionError::TooManyFrames { max_frames: 2 })
+    );
 }
 
 #[test]
