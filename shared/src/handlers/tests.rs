@@ -822,3 +822,26 @@ async fn a_failed_rendition_write_removes_every_object() {
         "the two objects that were written are removed again"
     );
 }
+
+#[tokio::test]
+async fn sideways_photos_are_reported_and_rendered_upright() {
+    use crate::renditions::tests::{exif, jpeg, with_segment};
+    let h = Harness::new().await;
+    // Stored 400x200 with EXIF orientation 6: displayed 200x400.
+    let sideways = with_segment(&jpeg(400, 200), 0xE1, &exif(6));
+    let asset = h.upload_ok(Visibility::Public, &sideways, "portrait").await;
+    assert_eq!(
+        (asset["width"].as_u64(), asset["height"].as_u64()),
+        (Some(200), Some(400))
+    );
+    let key = asset["key"].as_str().unwrap();
+    let thumb = h.get(key, None, &[("size", "thumb")], &[]).await;
+    let header = turbojpeg::read_header(thumb.body().as_ref()).unwrap();
+    assert_eq!((header.width, header.height), (80, 160));
+    let original = h.get(key, None, &[], &[]).await;
+    assert_eq!(
+        original.body().as_ref(),
+        &sideways[..],
+        "the original keeps its EXIF"
+    );
+}

@@ -73,7 +73,10 @@ async fn try_upload(
         visibility,
         content: &content,
         bytes: &form.file,
-        dimensions,
+        // As displayed, like the renditions: a portrait photo stored sideways is reported upright.
+        dimensions: dimensions.map(|(width, height)| {
+            renditions::Orientation::from_exif_container(&form.file).displayed(width, height)
+        }),
         renditions: renditions
             .iter()
             .map(|r| StoredRendition::describe(r.size, r.content_type, &r.bytes, r.width, r.height))

@@ -146,5 +146,6 @@ pub fn render(
     Ok(renditions)
 }
 
+/// Also the image builders of the handler tests.
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -45,13 +45,13 @@ fn jpeg_with(rgb: &[u8], width: u32, height: u32, subsamp: Subsamp) -> Vec<u8> {
     turbojpeg::compress(image, 92, subsamp).unwrap().to_vec()
 }
 
-fn jpeg(width: u32, height: u32) -> Vec<u8> {
+pub(crate) fn jpeg(width: u32, height: u32) -> Vec<u8> {
     let rgb = card(width, height, [200, 30, 30], [30, 30, 200]);
     jpeg_with(&rgb, width, height, Subsamp::Sub2x2)
 }
 
 /// `jpeg` with a segment inserted right after SOI.
-fn with_segment(jpeg: &[u8], marker: u8, body: &[u8]) -> Vec<u8> {
+pub(crate) fn with_segment(jpeg: &[u8], marker: u8, body: &[u8]) -> Vec<u8> {
     let mut out = jpeg[..2].to_vec();
     out.extend([0xFF, marker]);
     out.extend(((body.len() + 2) as u16).to_be_bytes());
@@ -62,7 +62,7 @@ fn with_segment(jpeg: &[u8], marker: u8, body: &[u8]) -> Vec<u8> {
 
 /// A minimal big-endian EXIF block: orientation, and a GPS IFD pointer so there is location data
 /// that must not survive.
-fn exif(orientation: u16) -> Vec<u8> {
+pub(crate) fn exif(orientation: u16) -> Vec<u8> {
     let mut body = b"Exif\0\0MM\0\x2a\0\0\0\x08".to_vec();
     body.extend(2u16.to_be_bytes());
     body.extend([0x01, 0x12, 0, 3, 0, 0, 0, 1]);
