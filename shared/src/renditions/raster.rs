@@ -104,7 +104,8 @@ pub(crate) fn decode_gif(bytes: &[u8], limits: &DecodeLimits) -> Result<Raster, 
         .map_err(corrupt)?
         .ok_or_else(|| corrupt("the GIF has no frames"))?;
     let (left, top) = (usize::from(frame.left), usize::from(frame.top));
-    let frame_w = usize::from(frame.width);
+    // A zero-width frame draws nothing (and must not be split into zero-sized rows).
+    let frame_w = usize::from(frame.width).max(1);
     for (row, line) in frame.buffer.chunks_exact(frame_w * 4).enumerate() {
         let y = top + row;
         if y >= h || left >= w {

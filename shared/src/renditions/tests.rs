@@ -580,6 +580,13 @@ fn truncated_and_corrupt_images_are_errors() {
     assert!(render(&webp[..webp.len() / 2], "image/webp", &sizes(), &limits()).is_err());
 }
 
+#[test]
+fn a_gif_whose_first_frame_is_empty_does_not_panic() {
+    // 2x2 screen, first image descriptor 0x0 at the origin.
+    let gif = b"GIF89a\x02\0\x02\0\x80\0\0\0\0\0\xff\xff\xff,\0\0\0\0\0\0\0\0\0\x02\x02D\x01\0;";
+    let _ = render(gif, "image/gif", &sizes(), &limits());
+}
+
 /// Every prefix and a spread of single-byte corruptions of each format: an error or a rendition,
 /// never a panic. (The fuzz target `image_decode` does this at scale.)
 #[test]
