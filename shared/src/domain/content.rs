@@ -187,6 +187,15 @@ pub struct ImageLimits {
     pub max_side: u64,
 }
 
+impl ImageLimits {
+    /// Whether a `width` x `height` image is within both limits.
+    pub fn admits(&self, width: u64, height: u64) -> bool {
+        width <= self.max_side
+            && height <= self.max_side
+            && width.saturating_mul(height) <= self.max_pixels
+    }
+}
+
 impl Default for ImageLimits {
     fn default() -> Self {
         Self {
@@ -212,10 +221,7 @@ impl DetectedContent {
         if width == 0 || height == 0 {
             return Err(ContentRejection::UnreadableImage);
         }
-        if width > limits.max_side
-            || height > limits.max_side
-            || width.saturating_mul(height) > limits.max_pixels
-        {
+        if !limits.admits(width, height) {
             return Err(ContentRejection::ImageTooLarge {
                 width,
                 height,

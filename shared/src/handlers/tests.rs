@@ -90,6 +90,21 @@ impl Harness {
         .await
     }
 
+    /// An upload by acme of just a file part.
+    async fn upload_file(
+        &self,
+        visibility: Visibility,
+        file_name: &str,
+        file: &[u8],
+    ) -> Response<Body> {
+        self.upload(
+            visibility,
+            Some(&self.acme_key),
+            form(&[("file", Some(file_name), file)]),
+        )
+        .await
+    }
+
     async fn upload_ok(&self, visibility: Visibility, file: &[u8], name: &str) -> Value {
         let response = self
             .upload(
@@ -376,13 +391,7 @@ async fn declared_asset_type_is_accepted_when_it_matches() {
 async fn failed_metadata_write_removes_the_object() {
     let h = Harness::new().await;
     h.assets.fail.store(true, Ordering::SeqCst);
-    let response = h
-        .upload(
-            Visibility::Private,
-            Some(&h.acme_key),
-            form(&[("file", Some("a.png"), PNG)]),
-        )
-        .await;
+    let response = h.upload_file(Visibility::Private, "a.png", PNG).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(error_code(&response), "storage_unavailable");
     h.assets.fail.store(false, Ordering::SeqCst);
@@ -393,13 +402,7 @@ async fn failed_metadata_write_removes_the_object() {
 async fn metadata_write_whose_response_was_lost_is_a_success() {
     let h = Harness::new().await;
     h.assets.lose_insert_response.store(true, Ordering::SeqCst);
-    let response = h
-        .upload(
-            Visibility::Private,
-            Some(&h.acme_key),
-            form(&[("file", Some("a.png"), PNG)]),
-        )
-        .await;
+    let response = h.upload_file(Visibility::Private, "a.png", PNG).await;
     assert_eq!(
         response.status(),
         StatusCode::OK,
@@ -430,13 +433,7 @@ async fn metadata_without_its_object_is_not_found() {
 async fn failed_object_write_stores_no_metadata() {
     let h = Harness::new().await;
     h.blobs.fail.store(true, Ordering::SeqCst);
-    let response = h
-        .upload(
-            Visibility::Public,
-            Some(&h.acme_key),
-            form(&[("file", Some("a.png"), PNG)]),
-        )
-        .await;
+    let response = h.upload_file(Visibility::Public, "a.png", PNG).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     h.blobs.fail.store(false, Ordering::SeqCst);
     assert!(h.nothing_stored());
@@ -583,6 +580,17 @@ async fn handle_error_serves_a_placeholder_under_the_true_status() {
         .await;
     assert_eq!(bogus.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_code(&bogus), "invalid_parameter");
+    // Any other bad parameter under handleError=true: the placeholder, still a 400.
+    let bad_size = h
+        .get(
+            &missing,
+            None,
+            &[("handleError", "true"), ("size", "huge")],
+            &[],
+        )
+        .await;
+    assert_eq!(bad_size.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(header_of(&bad_size, "content-type"), "image/png");
 
     h.assets.fail.store(true, Ordering::SeqCst);
     let down = h.get(&missing, None, &[("handleError", "true")], &[]).await;
@@ -776,11 +784,7 @@ async fn images_that_do_not_decode_are_refused_and_store_nothing() {
     let h = Harness::new().await;
     let truncated = &JPEG[..JPEG.len() / 2];
     let response = h
-        .upload(
-            Visibility::Private,
-            Some(&h.acme_key),
-            form(&[("file", Some("half.jpg"), truncated)]),
-        )
+        .upload_file(Visibility::Private, "half.jpg", truncated)
         .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_code(&response), "invalid_image");
@@ -789,11 +793,7 @@ async fn images_that_do_not_decode_are_refused_and_store_nothing() {
     let h = Harness::with(|config| config.max_animation_frames = 1).await;
     let two_frames = b"GIF89a\x01\0\x01\0\x80\0\0\0\0\0\xff\xff\xff,\0\0\0\0\x01\0\x01\0\0\x02\x02D\x01\0,\0\0\0\0\x01\0\x01\0\0\x02\x02D\x01\0;";
     let response = h
-        .upload(
-            Visibility::Private,
-            Some(&h.acme_key),
-            form(&[("file", Some("a.gif"), two_frames)]),
-        )
+        .upload_file(Visibility::Private, "a.gif", two_frames)
         .await;
     assert_eq!(
         response.status(),
@@ -809,13 +809,7 @@ async fn images_that_do_not_decode_are_refused_and_store_nothing() {
 async fn a_failed_rendition_write_removes_every_object() {
     let h = Harness::new().await;
     *h.blobs.put_budget.lock().unwrap() = Some(2);
-    let response = h
-        .upload(
-            Visibility::Private,
-            Some(&h.acme_key),
-            form(&[("file", Some("photo.jpg"), JPEG)]),
-        )
-        .await;
+    let response = h.upload_file(Visibility::Private, "photo.jpg", JPEG).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(
         h.nothing_stored(),

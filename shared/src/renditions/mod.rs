@@ -16,7 +16,7 @@ mod raster;
 
 use fast_image_resize::Resizer;
 
-use crate::domain::{RenditionSize, RenditionSizes};
+use crate::domain::{ImageLimits, RenditionSize, RenditionSizes};
 use colour::SrgbConversion;
 use encode::Encoder;
 pub use heap::keep_freed_memory;
@@ -80,10 +80,11 @@ impl DecodeLimits {
         if width == 0 || height == 0 {
             return Err(RenditionError::Corrupt("zero-sized image".into()));
         }
-        if width > self.max_side
-            || height > self.max_side
-            || width.saturating_mul(height) > self.max_pixels
-        {
+        let limits = ImageLimits {
+            max_pixels: self.max_pixels,
+            max_side: self.max_side,
+        };
+        if !limits.admits(width, height) {
             return Err(RenditionError::TooLarge {
                 width,
                 height,
