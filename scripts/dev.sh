@@ -22,6 +22,11 @@ moto_pid=""
 watch_pid=""
 cleanup() {
   trap - EXIT INT TERM
+  # With the output piped (`scripts/dev.sh 2>&1 | tee dev.log`), Ctrl-C ends the reader too: a
+  # write to the closed pipe must neither kill this clean-up (SIGPIPE) nor end it (set -e), or
+  # watch and the functions it started keep running.
+  trap '' PIPE
+  set +e
   log "stopping"
   stop_process "$watch_pid"
   stop_process "$moto_pid"

@@ -45,9 +45,15 @@ local_aws_env() {
 
 # Starts `cargo lambda watch` on 127.0.0.1:$1 in its own process group; prints its pid.
 # Extra arguments go to watch. Logs go to $2.
+# Every function runs behind `runtime-relay` (cargo's runner for this host, set for watch alone):
+# watch 1.9 loses the end of large responses otherwise (README, "Reliability"; tools/runtime-relay).
 start_watch() {
   local port="$1" logfile="$2"; shift 2
-  (cd "$ROOT" && exec setsid cargo lambda watch -A 127.0.0.1 -P "$port" "$@") >"$logfile" 2>&1 &
+  local relay="$ROOT/target/debug/runtime-relay" host runner_var
+  [[ -x "$relay" ]] || die "$relay is missing (cargo build -p runtime-relay)"
+  host="$(rustc -vV | sed -n 's/^host: //p')"
+  runner_var="CARGO_TARGET_$(tr 'a-z.-' 'A-Z__' <<<"$host")_RUNNER"
+  (cd "$ROOT" && export "$runner_var=$relay" && exec setsid cargo lambda watch -A 127.0.0.1 -P "$port" "$@") >"$logfile" 2>&1 &
   local pid=$!
   local i code
   for ((i = 0; i < 300; i++)); do

@@ -32,9 +32,10 @@ local_aws_env "$AWS_PORT"
 export ASSETS_TABLE="assets-e2e"
 export ASSETS_BUCKET="assets-e2e"
 export PUBLIC_BASE_URL="http://127.0.0.1:$WATCH_PORT"
-# Small limits so the end-to-end tests reach the redirect path and the 413 with small fixtures.
-export INLINE_MAX_BYTES=100000
-export MAX_UPLOAD_BYTES=1048576
+# The production upload limit; an inline limit just under it, so a 4 MB original is answered inline
+# through the emulator (shared/tests/e2e_watch.rs) and a generated document above it is redirected.
+export INLINE_MAX_BYTES=4000000
+export MAX_UPLOAD_BYTES=4194304
 export LOG_LEVEL=info
 mkdir -p "$STATE_DIR"
 

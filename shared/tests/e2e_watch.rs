@@ -1,7 +1,8 @@
 //! End to end over HTTP: the three real function binaries under `cargo lambda watch` (its router
 //! serving the real paths), talking to the local AWS stand-in. `scripts/test.sh` starts both with
-//! `INLINE_MAX_BYTES=100000` (so the JPEG fixture takes the presigned-redirect path) and
-//! `MAX_UPLOAD_BYTES=1048576`.
+//! `INLINE_MAX_BYTES=4000000` (a 4 MB original is answered inline, through the emulator: the case
+//! that used to stall it; a generated document above it takes the presigned-redirect path) and the
+//! production `MAX_UPLOAD_BYTES` (4 MiB).
 
 mod support;
 
@@ -122,15 +123,17 @@ async fn fetch_bytes(stack: &Stack, url: &str, key: Option<&str>, expected_type:
 #[tokio::test]
 async fn uploads_read_back_byte_for_byte_with_the_right_headers() {
     let Some(stack) = stack().await else { return };
-    let files: [(&[u8], &str, &str, &str); 3] = [
+    // A valid PDF padded with comment lines past the inline limit takes the redirect path.
+    let mut big_pdf = support::PDF.to_vec();
+    while big_pdf.len() < stack.inline_max + 50_000 {
+        big_pdf.extend_from_slice(b"% padding to take the presigned-redirect path\n");
+    }
+    let files: [(&[u8], &str, &str, &str); 4] = [
         (support::JPEG, "photo.jpg", "image/jpeg", "IMAGE"),
         (support::PNG, "logo.png", "image/png", "IMAGE"),
         (support::PDF, "document.pdf", "application/pdf", "DOCUMENT"),
+        (&big_pdf, "scan.pdf", "application/pdf", "DOCUMENT"),
     ];
-    assert!(
-        support::JPEG.len() > stack.inline_max,
-        "the JPEG must take the redirect path"
-    );
     for visibility in ["private", "public"] {
         for (bytes, file_name, mime, asset_type) in files {
             let response = stack
@@ -246,7 +249,7 @@ async fn every_error_status_over_http() {
             "missing_file",
         ),
         (
-            form(None, None, "big.txt", &vec![b'a'; 1024 * 1024 + 1]),
+            form(None, None, "big.txt", &vec![b'a'; 4 * 1024 * 1024 + 1]),
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
         ),
@@ -378,4 +381,81 @@ async fn every_rendition_url_of_a_fresh_upload_serves_its_rendition() {
     assert_eq!(document["thumbURL"], Value::Null);
     let url = format!("{}?size=thumb", document["origURL"].as_str().unwrap());
     assert_eq!(stack.get(&url, None).await.status(), StatusCode::NOT_FOUND);
+}
+
+/// A valid JPEG of exactly `len` bytes: the fixture photo with comment (COM) segments inserted
+/// after SOI. Decoders skip them, so it renders like the photo while its original is `len` bytes.
+fn jpeg_of_len(len: usize) -> Vec<u8> {
+    let (soi, rest) = support::JPEG.split_at(2);
+    let mut out = soi.to_vec();
+    let mut missing = len - support::JPEG.len();
+    while missing > 0 {
+        // A segment is FF FE, then a 2-byte length that counts itself and the payload (at most
+        // 65,535), then the payload: 4 to 65,537 bytes in all. Never leave fewer than 4 to fill.
+        let mut segment = missing.min(65_537);
+        if (1..4).contains(&(missing - segment)) {
+            segment -= 4;
+        }
+        out.extend_from_slice(&[0xFF, 0xFE]);
+        out.extend_from_slice(&((segment - 2) as u16).to_be_bytes());
+        out.resize(out.len() + segment - 4, b' ');
+        missing -= segment;
+    }
+    out.extend_from_slice(rest);
+    assert_eq!(out.len(), len);
+    out
+}
+
+/// Regression test of the local stack's stall (README, "Reliability"): `cargo lambda watch` lost
+/// the end of multi-megabyte responses after concurrent requests, so later GETs got no answer at all.
+/// 16 concurrent and then 16 sequential GETs of a 4 MB original and of its largest rendition must
+/// each be answered, whole, within a bound that is generous for debug binaries (a hang detector,
+/// not a speed assertion).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn large_responses_are_answered_concurrently_and_then_one_by_one() {
+    const ANSWER_BOUND: std::time::Duration = std::time::Duration::from_secs(20);
+    let Some(stack) = stack().await else { return };
+    let original = jpeg_of_len(4_000_000);
+    assert!(
+        original.len() <= stack.inline_max,
+        "answered inline, through the emulator"
+    );
+    let response = stack
+        .upload(
+            "public",
+            Some(&stack.acme),
+            form(Some("Large"), Some("IMAGE"), "large.jpg", &original),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let asset: Value = response.json().await.unwrap();
+    let orig_url = asset["origURL"].as_str().unwrap().to_owned();
+    let rendition_url = asset["largeX2URL"].as_str().unwrap().to_owned();
+    let rendition = fetch_bytes(&stack, &rendition_url, None, "image/jpeg").await;
+
+    let http = Client::builder()
+        .redirect(redirect::Policy::none())
+        .timeout(ANSWER_BOUND)
+        .build()
+        .unwrap();
+    for (url, expected) in [(&orig_url, &original), (&rendition_url, &rendition)] {
+        let get = || async {
+            let response = http
+                .get(url.as_str())
+                .send()
+                .await
+                .expect("answered within the bound");
+            assert_eq!(response.status(), StatusCode::OK, "{url}");
+            let body = response.bytes().await.expect("whole body within the bound");
+            assert!(
+                body.as_ref() == expected.as_slice(),
+                "{url}: {} bytes differ",
+                body.len()
+            );
+        };
+        futures_util::future::join_all((0..16).map(|_| get())).await;
+        for _ in 0..16 {
+            get().await;
+        }
+    }
 }

@@ -33,20 +33,7 @@ struct Tally {
     read_ms: Vec<f64>,
     errors: Vec<String>,
     mismatches: usize,
-    emulator_retries: usize,
 }
-
-/// `cargo lambda watch` itself occasionally answers a concurrent request with its own 500 problem
-/// document although the function answered (its log shows the 200): that is the local emulator
-/// dropping a response, not an answer of the service, whose errors are always
-/// `{"error": {...}}`. Such a request is sent again (up to three attempts) and counted apart; any
-/// other failure is an error of the service.
-fn is_emulator_failure(status: StatusCode, body: &str) -> bool {
-    status == StatusCode::INTERNAL_SERVER_ERROR && !body.contains("\"error\"")
-}
-
-/// Attempts per request when the emulator, not the service, fails it.
-const EMULATOR_ATTEMPTS: usize = 3;
 
 /// xorshift64*: reproducible per client without a dependency.
 struct Rng(u64);
@@ -78,24 +65,17 @@ fn random_text(rng: &mut Rng) -> Vec<u8> {
         .collect()
 }
 
-/// Sends a request, again when the emulator (not the service) failed it; `Ok` only for a 200.
-async fn send(
-    tally: &Mutex<Tally>,
-    request: impl Fn() -> reqwest::RequestBuilder,
-) -> Result<reqwest::Response, String> {
-    for attempt in 1..=EMULATOR_ATTEMPTS {
-        let response = request().send().await.map_err(|e| e.to_string())?;
-        let status = response.status();
-        if status == StatusCode::OK {
-            return Ok(response);
-        }
-        let body = response.text().await.unwrap_or_default();
-        if !is_emulator_failure(status, &body) || attempt == EMULATOR_ATTEMPTS {
-            return Err(format!("{status} {}", &body[..body.len().min(300)]));
-        }
-        tally.lock().await.emulator_retries += 1;
+/// Sends a request once; `Ok` only for a 200. Nothing is retried: the emulator's own 500s, which
+/// an earlier version of this test retried, came from watch losing the end of response bodies and
+/// are gone with `runtime-relay` (README, "Reliability"), so any failure now counts as an error.
+async fn send(request: impl Fn() -> reqwest::RequestBuilder) -> Result<reqwest::Response, String> {
+    let response = request().send().await.map_err(|e| e.to_string())?;
+    let status = response.status();
+    if status == StatusCode::OK {
+        return Ok(response);
     }
-    unreachable!("the last attempt returns")
+    let body = response.text().await.unwrap_or_default();
+    Err(format!("{status} {}", &body[..body.len().min(300)]))
 }
 
 fn percentile(values: &mut [f64], p: f64) -> f64 {
@@ -148,7 +128,7 @@ async fn two_thousand_mixed_requests_from_32_clients() {
                     let visibility = if private { "private" } else { "public" };
                     let url = format!("{base}/api/v1/partner/asset/upload/{visibility}");
                     let t = Instant::now();
-                    let result = send(&tally, || {
+                    let result = send(|| {
                         let form = Form::new()
                             .part("file", Part::bytes(bytes.clone()).file_name("load.txt"));
                         http.post(&url)
@@ -176,7 +156,7 @@ async fn two_thousand_mixed_requests_from_32_clients() {
                         (pick.url.clone(), pick.sha256, pick.private)
                     };
                     let t = Instant::now();
-                    let result = send(&tally, || {
+                    let result = send(|| {
                         let request = http.get(&url);
                         if private {
                             request.header("X-Api-Key", key.as_str())
@@ -222,7 +202,7 @@ async fn two_thousand_mixed_requests_from_32_clients() {
     let report = format!(
         "load: {total} requests ({uploads} uploads, {reads} reads) from {CLIENTS} clients in {:.1} s: \
          {:.0} req/s; latency p50 {:.1} ms, p99 {:.1} ms (uploads p50 {:.1} / p99 {:.1}, reads p50 {:.1} / p99 {:.1}); \
-         {} errors, {} mismatches ({} emulator 500s retried)",
+         {} errors, {} mismatches, nothing retried",
         wall.as_secs_f64(),
         total as f64 / wall.as_secs_f64(),
         percentile(&mut all, 0.50),
@@ -233,7 +213,6 @@ async fn two_thousand_mixed_requests_from_32_clients() {
         percentile(&mut tally.read_ms, 0.99),
         tally.errors.len(),
         tally.mismatches,
-        tally.emulator_retries,
     );
     println!("{report}");
     // scripts/test.sh prints this after the run (cargo hides a passing test's output).
@@ -247,12 +226,6 @@ async fn two_thousand_mixed_requests_from_32_clients() {
         &tally.errors[..tally.errors.len().min(10)]
     );
     assert_eq!(tally.mismatches, 0);
-    // A handful is the emulator's known flakiness; more would mean something else is wrong.
-    assert!(
-        tally.emulator_retries <= OPERATIONS / 50,
-        "{} emulator failures",
-        tally.emulator_retries
-    );
     assert!(
         uploads >= 500 && reads >= 500,
         "a real mix: {uploads} uploads, {reads} reads"
