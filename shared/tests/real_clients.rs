@@ -43,6 +43,13 @@ struct Target {
     file: PathBuf,
 }
 
+impl Drop for Target {
+    /// The scratch folder holds the upload, pages and Chromium profiles: a few MB per run.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.scratch);
+    }
+}
+
 async fn target(client: &str) -> Option<Target> {
     let (base, config) = support::e2e_target()?;
     let storage = AwsStorage::connect(&config).await;
