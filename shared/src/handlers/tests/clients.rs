@@ -112,8 +112,9 @@ fn rows() -> Vec<(&'static str, Wire, String)> {
     // the name is what follows it, however the client escaped it.
     let backslash = "slash ü.pdf".to_owned();
     vec![
-        // HTML standard, "multipart/form-data encoding algorithm": `"`, CR, LF as %22, %0D, %0A;
-        // nothing else escaped. Chromium's FormDataEncoder, Firefox's and WebKit's do exactly that.
+        // HTML standard, "multipart/form-data encoding algorithm" (whatwg/html#6282): `"`, CR, LF
+        // as %22, %0D, %0A; nothing else escaped. Chromium and WebKit did so already, Firefox since
+        // 90 (Gecko bug 1686765; before, `\"`, which is the Go row below).
         (
             "Chromium fetch + FormData",
             Wire::plain("----WebKitFormBoundaryq8mZ4tUeC9Ffl2Jd").file(format!(
