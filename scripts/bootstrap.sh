@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the tests need and is not part of a Rust toolchain:
-# moto's server and cargo-lambda (with its bundled zig) from PyPI into ./.venv.
+# moto's server and cargo-lambda (with its bundled zig) from PyPI into ./.venv, and the real HTTP
+# clients the upload tests drive (Chromium and Node from Debian, form-data from npm).
 # Safe to run again: it only reinstalls when scripts/requirements-dev.txt changed.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -16,6 +17,27 @@ if ! command -v cmake >/dev/null || ! command -v nasm >/dev/null; then
   [[ "$(id -u)" == 0 ]] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq >/dev/null || true
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq cmake nasm >/dev/null
+fi
+
+# The real-client tests (shared/tests/real_clients.rs) drive headless Chromium and Node's own
+# fetch and the form-data package; curl and Python's requests/httpx come with the above / the venv.
+apt_missing=()
+command -v chromium >/dev/null || apt_missing+=(chromium)
+command -v node >/dev/null || apt_missing+=(nodejs)
+command -v npm >/dev/null || apt_missing+=(npm)
+if ((${#apt_missing[@]})); then
+  log "installing ${apt_missing[*]} (Debian packages) for the real-client tests"
+  sudo_cmd=""
+  [[ "$(id -u)" == 0 ]] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq >/dev/null || true
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${apt_missing[@]}" >/dev/null
+fi
+clients="$ROOT/tests/clients/node"
+if [[ ! -f "$clients/node_modules/.package-lock.json" ]] ||
+  ! cmp -s "$clients/package-lock.json" "$clients/node_modules/.lock-installed"; then
+  log "installing the Node test clients into tests/clients/node (npm ci)"
+  (cd "$clients" && npm ci --no-audit --no-fund --silent)
+  cp "$clients/package-lock.json" "$clients/node_modules/.lock-installed"
 fi
 
 stamp="$VENV/.requirements.sha256"

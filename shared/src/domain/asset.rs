@@ -1,6 +1,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use unicode_normalization::UnicodeNormalization;
+
 use super::content::DetectedContent;
 use super::rendition::RenditionSize;
 use super::{AssetKey, CompanyId};
@@ -294,16 +296,28 @@ pub const MAX_NAME_CHARS: usize = 255;
 #[error("name must be at most {MAX_NAME_CHARS} characters")]
 pub struct NameTooLong;
 
-/// Cleans a client-supplied asset name: control characters (CR/LF included) are dropped so the name
-/// can never split a header or a log line, and surrounding space is trimmed. The limit applies to
-/// the name as sent, as the API contract states it. `Ok(None)` when nothing is left.
+/// Cleans a client-supplied asset name: normalised to Unicode NFC (macOS file names arrive
+/// decomposed, NFD; the same name must be the same string whatever the client's platform), control
+/// characters (CR/LF included) dropped so the name can never split a header or a log line, and
+/// surrounding space trimmed. The limit applies to the NFC name before anything is dropped, in
+/// characters, as the API contract states it. `Ok(None)` when nothing is left.
 pub fn clean_asset_name(raw: &str) -> Result<Option<String>, NameTooLong> {
-    if raw.chars().count() > MAX_NAME_CHARS {
+    let normalised: String = raw.nfc().collect();
+    if normalised.chars().count() > MAX_NAME_CHARS {
         return Err(NameTooLong);
     }
-    let cleaned: String = raw.chars().filter(|c| !c.is_control()).collect();
+    let cleaned: String = normalised.chars().filter(|c| !c.is_control()).collect();
     let cleaned = cleaned.trim();
     Ok((!cleaned.is_empty()).then(|| cleaned.to_owned()))
+}
+
+/// The asset name a file part's filename gives: its last path segment (old browsers and some
+/// clients send `C:\path\file.png`), cut to [`MAX_NAME_CHARS`] after NFC normalisation, cleaned as
+/// [`clean_asset_name`]. `None` when nothing is left.
+pub fn name_from_filename(filename: &str) -> Option<String> {
+    let base = filename.rsplit(['/', '\\']).next().unwrap_or(filename);
+    let cut: String = base.nfc().take(MAX_NAME_CHARS).collect();
+    clean_asset_name(&cut).ok().flatten()
 }
 
 #[cfg(test)]
@@ -331,5 +345,26 @@ mod name_tests {
         );
         assert_eq!(clean_asset_name(&"é".repeat(256)), Err(NameTooLong));
         assert_eq!(clean_asset_name(&"\u{b}".repeat(256)), Err(NameTooLong));
+    }
+
+    #[test]
+    fn names_are_nfc_and_counted_so() {
+        let nfd = "Cafe\u{301} de\u{301}ja\u{300} vu.jpg";
+        assert_eq!(clean_asset_name(nfd), Ok(Some("Café déjà vu.jpg".into())));
+        // 255 accented letters sent decomposed are 510 code points, but 255 characters.
+        assert!(clean_asset_name(&"e\u{301}".repeat(255)).unwrap().is_some());
+        assert_eq!(clean_asset_name(&"e\u{301}".repeat(256)), Err(NameTooLong));
+    }
+
+    #[test]
+    fn filenames_lose_client_paths_and_are_cut_after_nfc() {
+        assert_eq!(
+            name_from_filename("C:\\fakepath\\x.png").as_deref(),
+            Some("x.png")
+        );
+        assert_eq!(name_from_filename("a/b/c.pdf").as_deref(), Some("c.pdf"));
+        assert_eq!(name_from_filename("dir/"), None);
+        let long = name_from_filename(&"e\u{301}".repeat(300)).unwrap();
+        assert_eq!(long, "é".repeat(MAX_NAME_CHARS));
     }
 }

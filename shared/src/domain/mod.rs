@@ -10,7 +10,7 @@ mod rendition;
 pub use api_key::{ApiKeyHash, ApiKeyRecord, ApiKeySecret};
 pub use asset::{
     Asset, AssetType, MAX_NAME_CHARS, NameTooLong, NewAsset, StoredRendition, UnknownAssetType,
-    Visibility, clean_asset_name,
+    Visibility, clean_asset_name, name_from_filename,
 };
 pub use content::{
     ContentRejection, DetectedContent, ImageLimits, detect_content, display_filename,

@@ -26,8 +26,12 @@ impl RenditionSize {
         }
     }
 
+    /// The size a client named, in any case (`thumb`, `THUMB`, `largex2`): enumerations are read as
+    /// forgivingly as `assetType`.
     pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(raw))
     }
 
     fn index(self) -> usize {
@@ -146,7 +150,11 @@ mod tests {
         for size in RenditionSize::ALL {
             assert_eq!(RenditionSize::parse(size.as_str()), Some(size));
         }
-        assert_eq!(RenditionSize::parse("THUMB"), None);
+        assert_eq!(RenditionSize::parse("THUMB"), Some(RenditionSize::Thumb));
+        assert_eq!(
+            RenditionSize::parse("largex2"),
+            Some(RenditionSize::LargeX2)
+        );
         assert_eq!(RenditionSize::parse("original"), None);
     }
 }

@@ -839,3 +839,87 @@ async fn sideways_photos_are_reported_and_rendered_upright() {
         "the original keeps its EXIF"
     );
 }
+
+/// Query booleans as the common clients write them (issue 11: Python `requests` sends `True`).
+#[tokio::test]
+async fn handle_error_reads_every_common_boolean_spelling() {
+    let h = Harness::new().await;
+    let missing = AssetKey::generate().to_string();
+    // (spelling, Some(placeholder?) or None for a 400)
+    let spellings: [(&str, Option<bool>); 12] = [
+        ("true", Some(true)),
+        ("True", Some(true)),
+        ("TRUE", Some(true)),
+        ("1", Some(true)),
+        ("false", Some(false)),
+        ("False", Some(false)),
+        ("FALSE", Some(false)),
+        ("0", Some(false)),
+        ("", None),
+        ("yes", None),
+        ("tru", None),
+        ("-1", None),
+    ];
+    for (spelling, expected) in spellings {
+        let response = h
+            .get(&missing, None, &[("handleError", spelling)], &[])
+            .await;
+        match expected {
+            Some(placeholder) => {
+                assert_eq!(response.status(), StatusCode::NOT_FOUND, "{spelling:?}");
+                let content_type = header_of(&response, "content-type");
+                let want = if placeholder {
+                    "image/png"
+                } else {
+                    "application/json"
+                };
+                assert_eq!(content_type, want, "{spelling:?}");
+            }
+            None => {
+                assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{spelling:?}");
+                assert_eq!(error_code(&response), "invalid_parameter", "{spelling:?}");
+            }
+        }
+    }
+}
+
+/// Enumerations in any case: `assetType=image` is `IMAGE`, `size=THUMB` is `thumb`.
+#[tokio::test]
+async fn enumerations_are_read_in_any_case() {
+    let h = Harness::new().await;
+    for spelling in ["IMAGE", "image", "Image", "iMaGe"] {
+        let response = h
+            .upload(
+                Visibility::Public,
+                Some(&h.acme_key),
+                form(&[
+                    ("assetType", None, spelling.as_bytes()),
+                    ("file", Some("x.png"), PNG),
+                ]),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "{spelling}");
+        assert_eq!(json(&response)["type"], "IMAGE", "{spelling}");
+    }
+    let asset = h.upload_ok(Visibility::Public, PNG, "logo.png").await;
+    let key = asset["key"].as_str().unwrap();
+    for (spelling, canonical) in [
+        ("THUMB", "thumb"),
+        ("Medium", "medium"),
+        ("largex2", "largeX2"),
+        ("LARGEX2", "largeX2"),
+    ] {
+        let response = h.get(key, None, &[("size", spelling)], &[]).await;
+        let reference = h.get(key, None, &[("size", canonical)], &[]).await;
+        assert_eq!(response.status(), StatusCode::OK, "{spelling}");
+        assert_eq!(
+            header_of(&response, "etag"),
+            header_of(&reference, "etag"),
+            "{spelling}"
+        );
+    }
+    let unknown = h.get(key, None, &[("size", "thumbnail")], &[]).await;
+    assert_eq!(error_code(&unknown), "invalid_parameter");
+}
+
+mod clients;

@@ -6,6 +6,7 @@ use crate::app::App;
 use crate::auth::{self, AuthError, now_ms};
 use crate::domain::{
     Asset, AssetType, NewAsset, StoredRendition, Visibility, clean_asset_name, detect_content,
+    name_from_filename,
 };
 use crate::http::{
     ApiError, CompanyAsset, base_url, json_response, observed, parse_upload_form, presented_api_key,
@@ -177,15 +178,9 @@ fn choose_name(name: Option<&str>, filename: Option<&str>) -> Result<String, Api
             return Ok(cleaned);
         }
     }
-    let from_file = filename
-        .map(|f| f.rsplit(['/', '\\']).next().unwrap_or(f))
-        .map(|f| {
-            f.chars()
-                .take(crate::domain::MAX_NAME_CHARS)
-                .collect::<String>()
-        })
-        .and_then(|f| clean_asset_name(&f).ok().flatten());
-    Ok(from_file.unwrap_or_else(|| FALLBACK_NAME.to_owned()))
+    Ok(filename
+        .and_then(name_from_filename)
+        .unwrap_or_else(|| FALLBACK_NAME.to_owned()))
 }
 
 fn body_bytes(body: Body) -> Bytes {

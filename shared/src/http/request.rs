@@ -63,20 +63,31 @@ pub fn base_url(config: &Config, req: &Request) -> String {
     }
 }
 
-/// `handleError`: absent, `true` or `false` (the contract's boolean); any other value, the empty
-/// one included, is a client error.
+/// `handleError`: absent (false), or a boolean as the common clients write one (see
+/// [`query_bool`]); any other value, the empty one included, is a client error.
 pub fn handle_error_flag(req: &Request) -> Result<bool, ApiError> {
     let params = req.query_string_parameters_ref();
     let Some(value) = params.and_then(|p| p.first("handleError")) else {
         return Ok(false);
     };
-    match value {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(ApiError::bad_request(
+    query_bool(value).ok_or_else(|| {
+        ApiError::bad_request(
             "invalid_parameter",
-            "handleError must be true or false",
-        )),
+            "handleError must be true or false (any case), 1 or 0",
+        )
+    })
+}
+
+/// A query-string boolean: `true`/`false` in any case (Python `requests` and `httpx` send `True`
+/// from a Python `True`; JavaScript, Go, Java and .NET send `true`/`false`, .NET's `bool` prints
+/// `True`), or `1`/`0` (PHP's `http_build_query` writes `true` as `1`, `false` as `0`).
+pub fn query_bool(value: &str) -> Option<bool> {
+    match value {
+        "1" => Some(true),
+        "0" => Some(false),
+        v if v.eq_ignore_ascii_case("true") => Some(true),
+        v if v.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
     }
 }
 
@@ -89,7 +100,7 @@ pub fn rendition_param(req: &Request) -> Result<Option<RenditionSize>, ApiError>
     RenditionSize::parse(value).map(Some).ok_or_else(|| {
         ApiError::bad_request(
             "invalid_parameter",
-            "size must be one of thumb, medium, large, largeX2",
+            "size must be one of thumb, medium, large, largeX2 (any case)",
         )
     })
 }
@@ -163,6 +174,31 @@ mod tests {
             base_url(&config(None), &default_stage),
             "http://abc.execute-api.eu-west-1.amazonaws.com"
         );
+    }
+
+    #[test]
+    fn query_booleans_as_clients_write_them() {
+        let cases: [(&str, Option<bool>); 16] = [
+            ("true", Some(true)),
+            ("True", Some(true)),
+            ("TRUE", Some(true)),
+            ("tRuE", Some(true)),
+            ("1", Some(true)),
+            ("false", Some(false)),
+            ("False", Some(false)),
+            ("FALSE", Some(false)),
+            ("0", Some(false)),
+            ("", None),
+            ("yes", None),
+            ("on", None),
+            (" true", None),
+            ("01", None),
+            ("2", None),
+            ("truee", None),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(query_bool(value), expected, "{value:?}");
+        }
     }
 
     #[test]

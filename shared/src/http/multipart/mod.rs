@@ -1,9 +1,16 @@
-//! `multipart/form-data` upload bodies, parsed with `multer` under strict limits: only the three
-//! contract fields, each at most once, the file within the configured size.
+//! `multipart/form-data` upload bodies: `multer` finds the parts under a whole-body limit; each
+//! part's headers are then read here, the way the common HTTP clients really write them
+//! (`disposition`, `encoded_word`). Only the three contract fields, each at most once, the file
+//! within the configured size.
 
-use bytes::Bytes;
+mod disposition;
+mod encoded_word;
+
+use bytes::{Bytes, BytesMut};
+use encoding_rs::Encoding;
 use futures_util::stream;
-use multer::{Constraints, Multipart, SizeLimit};
+use http::header::{CONTENT_DISPOSITION, HeaderName};
+use multer::{Constraints, Field, Multipart, SizeLimit};
 
 use super::ApiError;
 
@@ -11,11 +18,15 @@ use super::ApiError;
 const FORM_OVERHEAD_BYTES: u64 = 64 * 1024;
 /// Generous for a name or an asset type; anything longer is not a value we want.
 const TEXT_FIELD_LIMIT: u64 = 4 * 1024;
+/// RFC 7578 §4.7 forbids senders to use anything but these; none of the common clients do.
+const IDENTITY_TRANSFER_ENCODINGS: [&str; 3] = ["7bit", "8bit", "binary"];
+const CONTENT_TRANSFER_ENCODING: HeaderName = HeaderName::from_static("content-transfer-encoding");
 
 #[derive(Debug, Default)]
 pub struct UploadForm {
     pub file: Bytes,
-    /// The filename on the file part, if the client sent one.
+    /// The filename on the file part as the client meant it (decoded, not yet normalised or
+    /// cleaned), if it sent one.
     pub filename: Option<String>,
     pub name: Option<String>,
     pub asset_type: Option<String>,
@@ -30,6 +41,10 @@ pub fn max_body_bytes(max_file_bytes: u64) -> u64 {
     max_file_bytes + FORM_OVERHEAD_BYTES
 }
 
+/// Parses an upload form. Errors: 400 `invalid_multipart` (not multipart, malformed, duplicate
+/// file, unsupported `Content-Transfer-Encoding`), 400 `invalid_field` (unknown or repeated field,
+/// text over 4 KB or not text in its charset), 400 `missing_file` / `empty_file`, 413 when the
+/// file is over `max_file_bytes`.
 pub async fn parse_upload_form(
     content_type: Option<&str>,
     body: Bytes,
@@ -44,35 +59,44 @@ pub async fn parse_upload_form(
             limit: max_file_bytes,
         });
     }
+    // Only the whole-body limit is multer's: its own reading of field names is not the one the
+    // clients need (no `filename*`, no parameter names in other cases), so fields and their limits
+    // are decided below, on our reading of each part's headers.
     let constraints = Constraints::new()
-        .allowed_fields(vec!["file", "name", "assetType"])
-        .size_limit(
-            SizeLimit::new()
-                .whole_stream(max_body_bytes(max_file_bytes))
-                .per_field(TEXT_FIELD_LIMIT)
-                .for_field("file", max_file_bytes),
-        );
+        .size_limit(SizeLimit::new().whole_stream(max_body_bytes(max_file_bytes)));
     let body_stream = stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
     let mut multipart = Multipart::with_constraints(body_stream, boundary, constraints);
 
     let mut form = UploadForm::default();
     let mut seen_file = false;
-    while let Some(field) = multipart
+    while let Some(mut field) = multipart
         .next_field()
         .await
         .map_err(|e| form_error(e, max_file_bytes))?
     {
-        let name = field.name().unwrap_or_default().to_owned();
+        let disposition = field
+            .headers()
+            .get(CONTENT_DISPOSITION)
+            .map(|value| disposition::parse(value.as_bytes()))
+            .unwrap_or_default();
+        check_transfer_encoding(&field)?;
+        let name = disposition.name.ok_or_else(|| {
+            ApiError::bad_request("invalid_field", "every form part needs a name")
+        })?;
         match name.as_str() {
             "file" => {
                 if std::mem::replace(&mut seen_file, true) {
                     return Err(malformed("only one file part is allowed"));
                 }
-                form.filename = field.file_name().map(str::to_owned);
-                form.file = field
-                    .bytes()
+                form.filename = disposition.filename;
+                form.file = read_field(&mut field, max_file_bytes)
                     .await
-                    .map_err(|e| form_error(e, max_file_bytes))?;
+                    .map_err(|e| match e {
+                        FieldError::TooLong => ApiError::PayloadTooLarge {
+                            limit: max_file_bytes,
+                        },
+                        FieldError::Multipart(e) => form_error(e, max_file_bytes),
+                    })?;
             }
             "name" | "assetType" => {
                 let slot = if name == "name" {
@@ -83,19 +107,27 @@ pub async fn parse_upload_form(
                 if slot.is_some() {
                     return Err(malformed(format!("field {name} appears more than once")));
                 }
-                let bytes = field
-                    .bytes()
-                    .await
-                    .map_err(|e| form_error(e, max_file_bytes))?;
-                let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
-                    ApiError::bad_request(
-                        "invalid_field",
-                        format!("field {name} must be UTF-8 text"),
-                    )
-                })?;
-                *slot = Some(text);
+                let bytes =
+                    read_field(&mut field, TEXT_FIELD_LIMIT)
+                        .await
+                        .map_err(|e| match e {
+                            FieldError::TooLong => ApiError::bad_request(
+                                "invalid_field",
+                                format!("field {name} is longer than {TEXT_FIELD_LIMIT} bytes"),
+                            ),
+                            FieldError::Multipart(e) => form_error(e, max_file_bytes),
+                        })?;
+                *slot = Some(field_text(&field, &name, &bytes)?);
             }
-            _ => unreachable!("multer only yields allowed fields"),
+            other => {
+                return Err(ApiError::bad_request(
+                    "invalid_field",
+                    format!(
+                        "unexpected form field {:?}; allowed: file, name, assetType",
+                        other.chars().take(64).collect::<String>()
+                    ),
+                ));
+            }
         }
     }
     if !seen_file {
@@ -110,35 +142,79 @@ pub async fn parse_upload_form(
     Ok(form)
 }
 
+enum FieldError {
+    TooLong,
+    Multipart(multer::Error),
+}
+
+/// A part's bytes, refused as soon as they pass `limit`.
+async fn read_field(field: &mut Field<'_>, limit: u64) -> Result<Bytes, FieldError> {
+    let mut bytes = BytesMut::new();
+    while let Some(chunk) = field.chunk().await.map_err(FieldError::Multipart)? {
+        if (bytes.len() + chunk.len()) as u64 > limit {
+            return Err(FieldError::TooLong);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes.freeze())
+}
+
+/// A text field in the charset its part declares (Apache HttpClient 5's `addTextBody` sends
+/// `text/plain; charset=ISO-8859-1` by default, Spring and .NET `charset=UTF-8`), else UTF-8.
+fn field_text(field: &Field<'_>, name: &str, bytes: &[u8]) -> Result<String, ApiError> {
+    let charset = field
+        .content_type()
+        .and_then(|mime| mime.get_param("charset"))
+        .map(|charset| charset.as_str().to_owned());
+    let encoding = match &charset {
+        None => encoding_rs::UTF_8,
+        Some(label) => Encoding::for_label(label.as_bytes()).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_field",
+                format!(
+                    "field {name} declares an unknown charset {:?}",
+                    label.chars().take(40).collect::<String>()
+                ),
+            )
+        })?,
+    };
+    encoding
+        .decode_without_bom_handling_and_without_replacement(bytes)
+        .map(|text| text.into_owned())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_field",
+                format!(
+                    "field {name} must be text in {}",
+                    charset.as_deref().unwrap_or("UTF-8")
+                ),
+            )
+        })
+}
+
+/// Parts are sent as they are; a declared encoding other than identity would be stored encoded.
+fn check_transfer_encoding(field: &Field<'_>) -> Result<(), ApiError> {
+    let Some(value) = field.headers().get(CONTENT_TRANSFER_ENCODING) else {
+        return Ok(());
+    };
+    let value = value.to_str().unwrap_or_default().trim();
+    if IDENTITY_TRANSFER_ENCODINGS
+        .iter()
+        .any(|identity| identity.eq_ignore_ascii_case(value))
+    {
+        return Ok(());
+    }
+    Err(malformed(format!(
+        "Content-Transfer-Encoding {:?} is not supported (RFC 7578 §4.7: send the bytes as they are)",
+        value.chars().take(40).collect::<String>()
+    )))
+}
+
 fn form_error(err: multer::Error, max_file_bytes: u64) -> ApiError {
     match err {
-        multer::Error::FieldSizeExceeded { field_name, .. }
-            if field_name.as_deref() == Some("file") =>
-        {
-            ApiError::PayloadTooLarge {
-                limit: max_file_bytes,
-            }
-        }
         multer::Error::StreamSizeExceeded { .. } => ApiError::PayloadTooLarge {
             limit: max_file_bytes,
         },
-        multer::Error::FieldSizeExceeded { field_name, .. } => ApiError::bad_request(
-            "invalid_field",
-            format!(
-                "field {} is longer than {TEXT_FIELD_LIMIT} bytes",
-                field_name.unwrap_or_default()
-            ),
-        ),
-        multer::Error::UnknownField { field_name } => ApiError::bad_request(
-            "invalid_field",
-            match field_name {
-                Some(name) => format!(
-                    "unexpected form field {:?}; allowed: file, name, assetType",
-                    name.chars().take(64).collect::<String>()
-                ),
-                None => "every form part needs a name".to_owned(),
-            },
-        ),
         other => malformed(format!("the multipart body is malformed: {other}")),
     }
 }
