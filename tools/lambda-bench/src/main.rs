@@ -12,6 +12,17 @@
 //!
 //! The invocations are chosen to need no AWS call (a request without an API key to an upload, a
 //! malformed key to the GET), so the numbers are the binary's own start-up and request cost.
+//!
+//! A second mode checks large answers under the deployed shape (this harness, like Lambda's own
+//! Runtime API, reads a response whole before acknowledging it; README, "Reliability"):
+//!
+//! ```text
+//! lambda-bench responses --event FILE --min-bytes N --instances K --invocations M NAME=PATH
+//! ```
+//!
+//! starts K instances of the binary at once (with this process's AWS_* and ASSETS_* environment,
+//! so it can reach a local stand-in), hands each M copies of the API Gateway event in FILE one
+//! after another, and fails unless every answer is a 200 whose body is at least N bytes.
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
@@ -31,6 +42,9 @@ struct Sample {
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "responses") {
+        return responses(&args[1..]);
+    }
     let mut runs = 20;
     if let Some(i) = args.iter().position(|a| a == "--runs") {
         runs = args
@@ -219,4 +233,105 @@ fn cold_start(name: &str, path: &str) -> Sample {
     let _ = child.kill();
     let _ = child.wait();
     Sample { poll, first, warm }
+}
+
+/// `responses` mode: see the module docs.
+fn responses(args: &[String]) {
+    let value = |flag: &str| -> String {
+        let i = args
+            .iter()
+            .position(|a| a == flag)
+            .unwrap_or_else(|| panic!("{flag} is required"));
+        args.get(i + 1)
+            .unwrap_or_else(|| panic!("{flag} needs a value"))
+            .clone()
+    };
+    let event = std::fs::read_to_string(value("--event")).expect("readable --event file");
+    let min_bytes: usize = value("--min-bytes").parse().expect("--min-bytes N");
+    let instances: usize = value("--instances").parse().expect("--instances K");
+    let invocations: usize = value("--invocations").parse().expect("--invocations M");
+    let target = args.last().expect("NAME=PATH");
+    let (name, path) = target.split_once('=').expect("NAME=PATH");
+    let started = Instant::now();
+    let workers: Vec<_> = (0..instances)
+        .map(|instance| {
+            let (event, name, path) = (event.clone(), name.to_owned(), path.to_owned());
+            std::thread::spawn(move || {
+                answer_large(&name, &path, &event, instance, invocations, min_bytes)
+            })
+        })
+        .collect();
+    let mut slowest = Duration::ZERO;
+    let mut bytes = 0;
+    for worker in workers {
+        let (worker_slowest, worker_bytes) = worker.join().expect("every answer arrived whole");
+        slowest = slowest.max(worker_slowest);
+        bytes = worker_bytes;
+    }
+    println!(
+        "{name}: {instances} instance(s) x {invocations} invocation(s) answered 200 with {bytes} body bytes each; \
+         slowest answer {:.1} ms, all in {:.2} s",
+        slowest.as_secs_f64() * 1e3,
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// One instance: `invocations` events one after another; returns the slowest hand-over-to-answer
+/// time and the decoded body size.
+fn answer_large(
+    name: &str,
+    path: &str,
+    event: &str,
+    instance: usize,
+    invocations: usize,
+    min_bytes: usize,
+) -> (Duration, usize) {
+    let server = Server::http("127.0.0.1:0").expect("runtime API");
+    let port = server.server_addr().to_ip().unwrap().port();
+    let mut child = Command::new(path)
+        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
+        .env("AWS_LAMBDA_FUNCTION_NAME", name)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {path}: {e}"));
+    let mut slowest = Duration::ZERO;
+    let mut bytes = 0;
+    for i in 0..invocations {
+        let id = format!("{instance}-{i}");
+        let next = expect(&server, "GET", NEXT);
+        let handed = Instant::now();
+        hand_over(next, &id, event);
+        let mut request = expect(
+            &server,
+            "POST",
+            &format!("/2018-06-01/runtime/invocation/{id}/response"),
+        );
+        let mut body = String::new();
+        request.as_reader().read_to_string(&mut body).unwrap();
+        request.respond(Response::empty(202)).unwrap();
+        slowest = slowest.max(handed.elapsed());
+        let answer: serde_json::Value = serde_json::from_str(&body).expect("JSON answer");
+        assert_eq!(
+            answer["statusCode"],
+            200,
+            "{id}: {}",
+            &body[..body.len().min(300)]
+        );
+        let encoded = answer["body"].as_str().expect("a body");
+        bytes = if answer["isBase64Encoded"] == true {
+            encoded.len() / 4 * 3 - encoded.matches('=').count()
+        } else {
+            encoded.len()
+        };
+        assert!(
+            bytes >= min_bytes,
+            "{id}: {bytes} bytes, expected at least {min_bytes}"
+        );
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    (slowest, bytes)
 }
