@@ -76,6 +76,7 @@ fn render(bytes: &[u8], mime: &str) -> Vec<Rendition> {
         &DecodeLimits::default(),
     )
     .expect("the photo renders")
+    .renditions
 }
 
 /// Peak resident memory of this process so far, in MiB (Linux `VmHWM`).
