@@ -5,7 +5,9 @@
 //! - a graphic: PNG. JPEG's 4:2:0 averages colour over 2x2 pixels and rings at hard edges, which
 //!   turns a one-pixel red dot olive and smears a checkerboard grey. A graphic is an image with at
 //!   most [`PALETTE_COLOURS`] distinct colours (every palette image: PNG, GIF, BMP and TIFF
-//!   palettes hold at most 256), or with at most [`FLAT_MAX_COLOURS`] colours and flat areas (at
+//!   palettes hold at most 256) or, if all its pixels are grey, at most [`GREY_LEVELS`] levels
+//!   (a greyscale photograph has a couple of hundred; bilevel and 4-bit scans have 2 to 16), or
+//!   with at most [`FLAT_MAX_COLOURS`] colours and flat areas (at
 //!   least half of all horizontally neighbouring pixels identical: logos with anti-aliased edges,
 //!   charts, screenshots), or an image of at most [`SMALL_PIXELS`] pixels (64 x 64), where a
 //!   2x2 chroma block is a visible part of the picture;
@@ -21,6 +23,9 @@ use super::pixels::Pixels;
 
 /// Colours a palette PNG can hold; also the "few colours" bound for a graphic.
 pub(crate) const PALETTE_COLOURS: usize = 256;
+
+/// The most grey levels a greyscale graphic may have.
+pub(crate) const GREY_LEVELS: usize = 16;
 
 /// The most colours a flat-area graphic may have: anti-aliased logos and charts have a few hundred
 /// to a few thousand, photographs tens of thousands even on a white background.
@@ -53,7 +58,12 @@ pub(crate) fn choose(pixels: &Pixels, width: u32, height: u32, from_jpeg: bool) 
     };
     let channels = 3;
     let colours = count_colours(data, channels, FLAT_MAX_COLOURS);
-    if colours <= PALETTE_COLOURS
+    let few = if is_grey(data) {
+        GREY_LEVELS
+    } else {
+        PALETTE_COLOURS
+    };
+    if colours <= few
         || (colours <= FLAT_MAX_COLOURS && is_flat(data, channels, pixels.width() as usize))
     {
         Output::Png
@@ -85,6 +95,11 @@ pub(crate) fn pack(pixel: &[u8]) -> u32 {
     pixel
         .iter()
         .fold(0u32, |acc, &byte| (acc << 8) | u32::from(byte))
+}
+
+/// Every RGB pixel grey (R = G = B).
+fn is_grey(rgb: &[u8]) -> bool {
+    rgb.chunks_exact(3).all(|p| p[0] == p[1] && p[1] == p[2])
 }
 
 /// At least half of the horizontally neighbouring pixel pairs identical, looking at every 4th row.
@@ -172,6 +187,19 @@ mod tests {
             Pixels::Rgb(p) | Pixels::Rgba(p) => p.data.clone(),
             Pixels::YCbCr { .. } => unreachable!(),
         }
+    }
+
+    #[test]
+    fn a_greyscale_photograph_is_a_photograph_and_a_bilevel_scan_a_graphic() {
+        let grey = |x: u32, y: u32| {
+            let v = ((x * 7 + y * 13) % 200) as u8;
+            [v, v, v]
+        };
+        let photo = rgb(100, 100, grey);
+        assert!(count_colours(&rgb_data(&photo), 3, 5000) <= 256);
+        assert_eq!(choose_for(&photo), Output::Jpeg);
+        let sixteen = rgb(100, 100, |x, y| grey(x, y).map(|v| v / 16 * 16));
+        assert_eq!(choose_for(&sixteen), Output::Png);
     }
 
     #[test]

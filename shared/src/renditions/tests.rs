@@ -925,10 +925,7 @@ fn a_gif_first_frame_past_its_screen_grows_the_picture() {
     }
     let grown = rendered(&gif, "image/gif");
     assert_eq!((grown.width, grown.height), (8, 5));
-    assert_eq!(
-        Picture::of(&grown.renditions[0]).at(7, 4),
-        [0, 0, 255, 255]
-    );
+    assert_eq!(Picture::of(&grown.renditions[0]).at(7, 4), [0, 0, 255, 255]);
     let tight = DecodeLimits {
         max_side: 7,
         ..limits()
@@ -1083,4 +1080,446 @@ fn a_pillow_webp_with_orientation_6_is_rendered_upright() {
         ..decoded
     };
     assert!(mean_error(&ours, &unturned) > 4.0 * mean_error(&ours, &decoded));
+}
+
+// ---- TIFF ----
+
+/// One TIFF page: its tags (tag, TIFF type 3 = SHORT or 4 = LONG, values) besides the size and
+/// strip tags, and its strips (one per plane for planar files).
+struct TiffPage<'a> {
+    width: u32,
+    height: u32,
+    tags: Vec<(u16, u16, Vec<u32>)>,
+    strips: Vec<&'a [u8]>,
+}
+
+/// A little-endian TIFF of `pages`, written by hand so every variant the decoder must read can be
+/// made (the `tiff` crate's encoder writes no palette, planar, bilevel or JPEG files).
+fn tiff_file(pages: &[TiffPage]) -> Vec<u8> {
+    let mut out = b"II*\0\0\0\0\0".to_vec();
+    let mut link = 4; // where the offset of the next IFD goes
+    for page in pages {
+        let mut offsets = Vec::new();
+        for strip in &page.strips {
+            offsets.push(out.len() as u32);
+            out.extend(*strip);
+            if out.len() % 2 == 1 {
+                out.push(0);
+            }
+        }
+        let mut tags = page.tags.clone();
+        tags.extend([
+            (256, 4, vec![page.width]),
+            (257, 4, vec![page.height]),
+            (273, 4, offsets),
+            (278, 4, vec![page.height]),
+            (279, 4, page.strips.iter().map(|s| s.len() as u32).collect()),
+        ]);
+        tags.sort_by_key(|(tag, ..)| *tag);
+        // Values that do not fit the entry's four bytes go before the IFD.
+        let mut entries = Vec::new();
+        for (tag, kind, values) in &tags {
+            let size = if *kind == 3 { 2 } else { 4 };
+            let bytes: Vec<u8> = values
+                .iter()
+                .flat_map(|&v| {
+                    if *kind == 3 {
+                        (v as u16).to_le_bytes().to_vec()
+                    } else {
+                        v.to_le_bytes().to_vec()
+                    }
+                })
+                .collect();
+            let field = if bytes.len() <= 4 {
+                let mut inline = bytes.clone();
+                inline.resize(4, 0);
+                inline
+            } else {
+                let at = out.len() as u32;
+                out.extend(&bytes);
+                if out.len() % 2 == 1 {
+                    out.push(0);
+                }
+                at.to_le_bytes().to_vec()
+            };
+            let _ = size;
+            entries.push((*tag, *kind, values.len() as u32, field));
+        }
+        let ifd = out.len() as u32;
+        out[link..link + 4].copy_from_slice(&ifd.to_le_bytes());
+        out.extend((entries.len() as u16).to_le_bytes());
+        for (tag, kind, count, field) in entries {
+            out.extend(tag.to_le_bytes());
+            out.extend(kind.to_le_bytes());
+            out.extend(count.to_le_bytes());
+            out.extend(field);
+        }
+        link = out.len();
+        out.extend(0u32.to_le_bytes());
+    }
+    out
+}
+
+const BITS: u16 = 258;
+const COMPRESSION: u16 = 259;
+const PHOTOMETRIC: u16 = 262;
+const ORIENTATION: u16 = 274;
+const SAMPLES: u16 = 277;
+const PLANAR: u16 = 284;
+const COLOR_MAP: u16 = 320;
+const EXTRA_SAMPLES: u16 = 338;
+
+fn short(tag: u16, values: &[u32]) -> (u16, u16, Vec<u32>) {
+    (tag, 3, values.to_vec())
+}
+
+/// A page of `width` x `height` with the usual tags for `photometric` and `bits`.
+fn tiff_page<'a>(
+    width: u32,
+    height: u32,
+    photometric: u32,
+    bits: &[u32],
+    strips: Vec<&'a [u8]>,
+) -> TiffPage<'a> {
+    TiffPage {
+        width,
+        height,
+        tags: vec![
+            short(BITS, bits),
+            short(COMPRESSION, &[1]),
+            short(PHOTOMETRIC, &[photometric]),
+            short(SAMPLES, &[bits.len() as u32]),
+        ],
+        strips,
+    }
+}
+
+fn render_tiff(bytes: &[u8]) -> (Rendered, Picture) {
+    let rendered = rendered(bytes, "image/tiff");
+    let picture = Picture::of(&rendered.renditions[0]);
+    (rendered, picture)
+}
+
+#[test]
+fn tiff_8_and_16_bit_rgb_and_grey_in_every_common_compression() {
+    use ::tiff::encoder::{Compression, DeflateLevel, TiffEncoder, colortype};
+    let (w, h) = (120u32, 80u32);
+    // Left half orange, right half teal, with enough noise to be a photograph.
+    let rgb8: Vec<u8> = (0..w * h)
+        .flat_map(|i| {
+            let (x, y) = (i % w, i / w);
+            let [a, b, c] = [
+                (x * 3 + y * 7) % 40,
+                (x * 11 + y * 5) % 40,
+                (x * 13 + y * 3) % 40,
+            ]
+            .map(|v| v as u8);
+            if x < w / 2 {
+                [210 + a, 100 + b, c]
+            } else {
+                [c, 120 + a, 140 + b]
+            }
+        })
+        .collect();
+    let rgb16: Vec<u16> = rgb8.iter().map(|&v| u16::from(v) * 257).collect();
+    let grey8: Vec<u8> = rgb8.chunks_exact(3).map(|p| p[1]).collect();
+    let grey16: Vec<u16> = grey8.iter().map(|&v| u16::from(v) * 257).collect();
+    type Writer<'a> = dyn Fn(&mut TiffEncoder<&mut Cursor<Vec<u8>>>) + 'a;
+    let encode = |compression: Compression, write: &Writer| {
+        let mut out = Cursor::new(Vec::new());
+        let mut encoder = TiffEncoder::new(&mut out)
+            .unwrap()
+            .with_compression(compression);
+        write(&mut encoder);
+        out.into_inner()
+    };
+    let files = [
+        (
+            "RGB8 LZW",
+            encode(Compression::Lzw, &|e| {
+                e.write_image::<colortype::RGB8>(w, h, &rgb8).unwrap()
+            }),
+        ),
+        (
+            "RGB16 Deflate",
+            encode(Compression::Deflate(DeflateLevel::Balanced), &|e| {
+                e.write_image::<colortype::RGB16>(w, h, &rgb16).unwrap()
+            }),
+        ),
+        (
+            "RGB8 PackBits",
+            encode(Compression::Packbits, &|e| {
+                e.write_image::<colortype::RGB8>(w, h, &rgb8).unwrap()
+            }),
+        ),
+        (
+            "Gray8 none",
+            encode(Compression::Uncompressed, &|e| {
+                e.write_image::<colortype::Gray8>(w, h, &grey8).unwrap()
+            }),
+        ),
+        (
+            "Gray16 LZW",
+            encode(Compression::Lzw, &|e| {
+                e.write_image::<colortype::Gray16>(w, h, &grey16).unwrap()
+            }),
+        ),
+    ];
+    for (name, bytes) in files {
+        let (rendered, picture) = render_tiff(&bytes);
+        assert_eq!((rendered.width, rendered.height), (w, h), "{name}");
+        assert_eq!(rendered.renditions[0].content_type, "image/jpeg", "{name}");
+        let [r, g, b, _] = picture.at(20, 40);
+        let [r2, g2, b2, _] = picture.at(100, 40);
+        if name.starts_with("RGB") {
+            assert!(
+                r > 200 && (95..145).contains(&g) && b < 45,
+                "{name}: {:?}",
+                [r, g, b]
+            );
+            assert!(
+                r2 < 45 && (115..165).contains(&g2) && (135..185).contains(&b2),
+                "{name}: {:?}",
+                [r2, g2, b2]
+            );
+        } else {
+            assert!(
+                (95..145).contains(&r) && r.abs_diff(g) < 3 && g.abs_diff(b) < 3,
+                "{name}: {:?}",
+                [r, g, b]
+            );
+            assert!((115..165).contains(&r2), "{name}: {r2}");
+        }
+    }
+}
+
+#[test]
+fn tiff_palette_bilevel_planar_alpha_cmyk_and_jpeg() {
+    // 4-bit palette, two pixels a byte: index = x / 2 % 3 into red, green, blue; the colour map
+    // is 16-bit.
+    let (w, h) = (8u32, 4u32);
+    let indices: Vec<u8> = (0..h)
+        .flat_map(|_| (0..w / 2).map(|x| ((x % 3) << 4 | (x % 3)) as u8))
+        .collect();
+    let mut map = vec![0u32; 48];
+    map[0] = 0xFFFF; // red[0]
+    map[16 + 1] = 0xFFFF; // green[1]
+    map[32 + 2] = 0xFFFF; // blue[2]
+    let mut palette = tiff_page(w, h, 3, &[4], vec![&indices]);
+    palette.tags.push((COLOR_MAP, 3, map));
+    let (rendered, picture) = render_tiff(&tiff_file(&[palette]));
+    assert_eq!((rendered.width, rendered.height), (8, 4));
+    assert_eq!(
+        rendered.renditions[0].content_type, "image/png",
+        "palette: a graphic"
+    );
+    // Two pixels per index: red, red, green, green, blue, blue, red, red.
+    assert_eq!(picture.at(1, 0), [255, 0, 0, 255]);
+    assert_eq!(picture.at(2, 0), [0, 255, 0, 255]);
+    assert_eq!(picture.at(5, 3), [0, 0, 255, 255]);
+
+    // 1-bit, WhiteIsZero (photometric 0): a set bit is black.
+    let bilevel = [0b1000_0000u8, 0b0100_0000];
+    let (_, picture) = render_tiff(&tiff_file(&[tiff_page(3, 2, 0, &[1], vec![&bilevel])]));
+    assert_eq!(picture.at(0, 0), [0, 0, 0, 255]);
+    assert_eq!(picture.at(1, 0), [255, 255, 255, 255]);
+    assert_eq!(picture.at(1, 1), [0, 0, 0, 255]);
+
+    // Planar RGB: all red, then all green, then all blue samples.
+    let (red, green, blue) = ([200u8; 6], [100u8; 6], [50u8; 6]);
+    let mut planar = tiff_page(3, 2, 2, &[8, 8, 8], vec![&red, &green, &blue]);
+    planar.tags.push(short(PLANAR, &[2]));
+    let (_, picture) = render_tiff(&tiff_file(&[planar]));
+    assert_eq!(picture.at(2, 1), [200, 100, 50, 255]);
+
+    // RGBA with unassociated alpha: transparency kept as PNG.
+    let rgba: Vec<u8> = (0..6)
+        .flat_map(|i| [10, 20, 30, if i % 2 == 0 { 0 } else { 255 }])
+        .collect();
+    let mut with_alpha = tiff_page(3, 2, 2, &[8, 8, 8, 8], vec![&rgba]);
+    with_alpha.tags.push(short(EXTRA_SAMPLES, &[2]));
+    let (rendered, picture) = render_tiff(&tiff_file(&[with_alpha]));
+    assert_eq!(rendered.renditions[0].content_type, "image/png");
+    assert_eq!(picture.at(0, 0)[3], 0);
+    assert_eq!(picture.at(1, 0), [10, 20, 30, 255]);
+
+    // Grey with premultiplied ("associated") alpha: unpremultiplied.
+    let grey_alpha = [64u8, 128, 200, 255];
+    let mut associated = tiff_page(2, 1, 1, &[8, 8], vec![&grey_alpha]);
+    associated.tags.push(short(EXTRA_SAMPLES, &[1]));
+    let (_, picture) = render_tiff(&tiff_file(&[associated]));
+    assert_eq!(picture.at(0, 0), [127, 127, 127, 128]);
+    assert_eq!(picture.at(1, 0), [200, 200, 200, 255]);
+
+    // CMYK (ink amounts, no profile): cyan ink only is cyan, all four is black.
+    let cmyk = [255u8, 0, 0, 0, 255, 255, 255, 255];
+    let (_, picture) = render_tiff(&tiff_file(&[tiff_page(
+        2,
+        1,
+        5,
+        &[8, 8, 8, 8],
+        vec![&cmyk],
+    )]));
+    assert_eq!(picture.at(0, 0), [0, 255, 255, 255]);
+    assert_eq!(picture.at(1, 0), [0, 0, 0, 255]);
+
+    // JPEG-compressed YCbCr (compression 7, photometric 6): the strip is a whole JPEG.
+    let rgb = card(96, 64, [200, 30, 30], [30, 30, 200]);
+    let stream = jpeg_with(&rgb, 96, 64, Subsamp::Sub2x2);
+    let mut jpeg_page = tiff_page(96, 64, 6, &[8, 8, 8], vec![&stream]);
+    jpeg_page.tags[1] = short(COMPRESSION, &[7]);
+    jpeg_page.tags.push(short(530, &[2, 2]));
+    let (rendered, picture) = render_tiff(&tiff_file(&[jpeg_page]));
+    assert_eq!((rendered.width, rendered.height), (96, 64));
+    let [r, _, b, _] = picture.at(20, 40);
+    assert!(r > 170 && b < 60, "left stays red: {:?}", [r, b]);
+    let [r, _, b, _] = picture.at(80, 40);
+    assert!(b > 170 && r < 60, "right stays blue: {:?}", [r, b]);
+}
+
+#[test]
+fn only_the_first_tiff_page_is_rendered_and_its_orientation_applied() {
+    let red: Vec<u8> = [255u8, 0, 0].repeat(40 * 20);
+    let blue: Vec<u8> = [0u8, 0, 255].repeat(10 * 10);
+    let mut first = tiff_page(40, 20, 2, &[8, 8, 8], vec![&red]);
+    first.tags.push(short(ORIENTATION, &[6]));
+    let second = tiff_page(10, 10, 2, &[8, 8, 8], vec![&blue]);
+    let (rendered, picture) = render_tiff(&tiff_file(&[first, second]));
+    assert_eq!(
+        (rendered.width, rendered.height),
+        (20, 40),
+        "page 1, turned upright"
+    );
+    assert_eq!(picture.at(5, 30), [255, 0, 0, 255]);
+}
+
+#[test]
+fn real_tiffs_render() {
+    // A scanner-style TIFF with an ICC profile, and sharp's small 8-bit TIFF.
+    for (name, size) in [
+        ("ianare__BSG1.tiff", (635, 348)),
+        ("sharp__8bit_depth.tiff", (21, 21)),
+    ] {
+        let rendered = rendered(&sample(name), "image/tiff");
+        assert_eq!((rendered.width, rendered.height), size, "{name}");
+        for rendition in &rendered.renditions {
+            Picture::of(rendition);
+        }
+    }
+}
+
+#[test]
+fn tiff_limits_and_damage() {
+    let pixels = [0u8; 3];
+    // The IFD claims 30000 x 2: refused before any pixel buffer.
+    let huge = tiff_file(&[tiff_page(30_000, 2, 2, &[8, 8, 8], vec![&pixels])]);
+    assert!(matches!(
+        render(&huge, "image/tiff", &sizes(), &limits()),
+        Err(RenditionError::TooLarge {
+            width: 30_000,
+            height: 2,
+            ..
+        })
+    ));
+    // A strip shorter than the picture, an IFD pointing past the end, floating-point samples.
+    let short_strip = tiff_file(&[tiff_page(10, 10, 2, &[8, 8, 8], vec![&pixels])]);
+    assert!(render(&short_strip, "image/tiff", &sizes(), &limits()).is_err());
+    let mut dangling = short_strip.clone();
+    dangling[4..8].copy_from_slice(&1_000_000u32.to_le_bytes());
+    assert!(matches!(
+        render(&dangling, "image/tiff", &sizes(), &limits()),
+        Err(RenditionError::Corrupt(_))
+    ));
+    let floats = [0u8; 4];
+    let mut float_page = tiff_page(1, 1, 1, &[32], vec![&floats]);
+    float_page.tags.push(short(339, &[3]));
+    assert!(matches!(
+        render(&tiff_file(&[float_page]), "image/tiff", &sizes(), &limits()),
+        Err(RenditionError::UnsupportedFormat(_))
+    ));
+}
+
+// ---- BMP ----
+
+/// A bottom-up BMP (BITMAPINFOHEADER) of `bits` per pixel with `palette` (BGRA quads).
+fn bmp(width: u32, height: u32, bits: u16, palette: &[[u8; 4]], rows: &[Vec<u8>]) -> Vec<u8> {
+    let stride = (width as usize * usize::from(bits)).div_ceil(32) * 4;
+    let offset = 14 + 40 + palette.len() * 4;
+    let size = offset + stride * height as usize;
+    let mut out = b"BM".to_vec();
+    out.extend((size as u32).to_le_bytes());
+    out.extend([0; 4]);
+    out.extend((offset as u32).to_le_bytes());
+    out.extend(40u32.to_le_bytes());
+    out.extend((width as i32).to_le_bytes());
+    out.extend((height as i32).to_le_bytes());
+    out.extend(1u16.to_le_bytes());
+    out.extend(bits.to_le_bytes());
+    out.extend([0; 4]); // BI_RGB
+    out.extend(((stride * height as usize) as u32).to_le_bytes());
+    out.extend([0; 8]);
+    out.extend((palette.len() as u32).to_le_bytes());
+    out.extend([0; 4]);
+    for entry in palette {
+        out.extend(entry);
+    }
+    // Bottom-up: the last row first.
+    for row in rows.iter().rev() {
+        let mut row = row.clone();
+        row.resize(stride, 0);
+        out.extend(row);
+    }
+    out
+}
+
+#[test]
+fn bmps_render_in_their_colours() {
+    // The real 24-bit photo.
+    let photo = rendered(&sample("ljt__shira_bird8.bmp"), "image/bmp");
+    assert_eq!((photo.width, photo.height), (192, 144));
+    assert!(
+        photo
+            .renditions
+            .iter()
+            .all(|r| r.content_type == "image/jpeg")
+    );
+
+    // 8-bit palette, 3x2: blue, green, red / red, red, red (palette entries are BGR0).
+    let palette = [[255, 0, 0, 0], [0, 255, 0, 0], [0, 0, 255, 0]];
+    let eight = bmp(3, 2, 8, &palette, &[vec![0, 1, 2], vec![2, 2, 2]]);
+    let rendered8 = rendered(&eight, "image/bmp");
+    assert_eq!(rendered8.renditions[0].content_type, "image/png");
+    let picture = Picture::of(&rendered8.renditions[0]);
+    assert_eq!(picture.at(0, 0), [0, 0, 255, 255]);
+    assert_eq!(picture.at(1, 0), [0, 255, 0, 255]);
+    assert_eq!(picture.at(2, 1), [255, 0, 0, 255]);
+
+    // 1-bit: black and white.
+    let one = bmp(
+        3,
+        1,
+        1,
+        &[[0, 0, 0, 0], [255, 255, 255, 0]],
+        &[vec![0b0100_0000]],
+    );
+    let picture = Picture::of(&rendered(&one, "image/bmp").renditions[0]);
+    assert_eq!(picture.at(0, 0), [0, 0, 0, 255]);
+    assert_eq!(picture.at(1, 0), [255, 255, 255, 255]);
+
+    // 24-bit BGR.
+    let bgr = bmp(2, 1, 24, &[], &[vec![10, 20, 30, 40, 50, 60]]);
+    let picture = Picture::of(&rendered(&bgr, "image/bmp").renditions[0]);
+    assert_eq!(picture.at(0, 0), [30, 20, 10, 255]);
+}
+
+#[test]
+fn bmp_limits_and_damage() {
+    let huge = bmp(30_000, 1, 24, &[], &[vec![0; 3]]);
+    assert!(matches!(
+        render(&huge, "image/bmp", &sizes(), &limits()),
+        Err(RenditionError::TooLarge { width: 30_000, .. })
+    ));
+    let whole = bmp(40, 40, 24, &[], &vec![vec![90; 120]; 40]);
+    assert!(render(&whole[..whole.len() / 2], "image/bmp", &sizes(), &limits()).is_err());
+    assert!(render(&whole[..30], "image/bmp", &sizes(), &limits()).is_err());
 }

@@ -30,7 +30,10 @@ pub(crate) fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Raster, Rend
     let mut budget = Limits::default();
     budget.decoding_buffer_size = decoder_memory(limits);
     budget.intermediate_buffer_size = decoder_memory(limits);
-    let mut decoder = Decoder::new(Cursor::new(bytes))
+    // The crate reads no palette images; a copy that calls them greyscale yields the indices.
+    let palette_copy = indices_as_grey(bytes);
+    let palette = palette_copy.is_some();
+    let mut decoder = Decoder::new(Cursor::new(palette_copy.as_deref().unwrap_or(bytes)))
         .map_err(corrupt)?
         .with_limits(budget);
     let (width, height) = decoder.dimensions().map_err(corrupt)?;
@@ -42,7 +45,10 @@ pub(crate) fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Raster, Rend
         max_side: limits.max_side,
     };
 
-    let colour = decoder.colortype().map_err(corrupt)?;
+    let colour = match decoder.colortype().map_err(corrupt)? {
+        ColorType::Gray(bits) if palette => ColorType::Palette(bits),
+        colour => colour,
+    };
     let format = decoder
         .find_tag_unsigned_vec::<u16>(Tag::SampleFormat)
         .map_err(corrupt)?
@@ -210,6 +216,47 @@ pub(crate) fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Raster, Rend
         height,
         // A CMYK profile has been applied already; an RGB or grey one is applied later.
         icc_profile: if cmyk { None } else { icc_profile },
+    })
+}
+
+/// A copy of a palette TIFF (PhotometricInterpretation 3 in IFD 0) whose IFD 0 says BlackIsZero
+/// (1) instead: the `tiff` crate refuses palette images but reads their indices as grey samples,
+/// and the colour map is applied here. `None` for every other file (and for BigTIFF).
+fn indices_as_grey(bytes: &[u8]) -> Option<Vec<u8>> {
+    let little = match bytes.get(..4)? {
+        b"II*\0" => true,
+        b"MM\0*" => false,
+        _ => return None,
+    };
+    let u16_at = |at: usize| -> Option<u16> {
+        let b: [u8; 2] = bytes.get(at..at + 2)?.try_into().ok()?;
+        Some(if little {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        })
+    };
+    let b: [u8; 4] = bytes.get(4..8)?.try_into().ok()?;
+    let ifd = if little {
+        u32::from_le_bytes(b)
+    } else {
+        u32::from_be_bytes(b)
+    } as usize;
+    let count = usize::from(u16_at(ifd)?);
+    (0..count).find_map(|i| {
+        let entry = ifd + 2 + i * 12;
+        // PhotometricInterpretation, SHORT, one value of 3 (RGB palette).
+        if u16_at(entry)? != 262 || u16_at(entry + 2)? != 3 || u16_at(entry + 8)? != 3 {
+            return None;
+        }
+        let mut copy = bytes.to_vec();
+        let one = if little {
+            1u16.to_le_bytes()
+        } else {
+            1u16.to_be_bytes()
+        };
+        copy[entry + 8..entry + 10].copy_from_slice(&one);
+        Some(copy)
     })
 }
 
