@@ -650,6 +650,21 @@ fn damaged_inputs_never_panic() {
         ),
         ("image/gif", gif_frames(20, 10, 2)),
         ("image/webp", webp_lossless(24, 16, true)),
+        ("image/jpeg", cmyk_jpeg(24, 16, true)),
+        ("image/tiff", {
+            let rgb: Vec<u8> = (0..12 * 8 * 3).map(|i| (i * 7 % 256) as u8).collect();
+            tiff_file(&[tiff_page(12, 8, 2, &[8, 8, 8], vec![&rgb])])
+        }),
+        (
+            "image/bmp",
+            bmp(
+                9,
+                4,
+                8,
+                &[[1, 2, 3, 0], [200, 100, 0, 0]],
+                &vec![vec![0, 1, 1, 0, 1, 0, 0, 1, 1]; 4],
+            ),
+        ),
     ];
     for (mime, bytes) in &samples {
         for end in (0..bytes.len()).step_by(7) {
@@ -661,6 +676,52 @@ fn damaged_inputs_never_panic() {
             let _ = render(&damaged, mime, &sizes(), &limits());
         }
     }
+}
+
+/// A CMYK JPEG as Photoshop writes it: an Adobe APP14 segment and inverted values.
+pub(crate) fn cmyk_jpeg(width: u32, height: u32, adobe: bool) -> Vec<u8> {
+    // Ink amounts: cyan on the left, magenta on the right, no black.
+    let cmyk: Vec<u8> = (0..width * height)
+        .flat_map(|i| {
+            if i % width < width / 2 {
+                [255, 0, 0, 0]
+            } else {
+                [0, 255, 0, 0]
+            }
+        })
+        .map(|ink| if adobe { 255 - ink } else { ink })
+        .collect();
+    let image = Image {
+        pixels: &cmyk[..],
+        width: width as usize,
+        pitch: width as usize * 4,
+        height: height as usize,
+        format: PixelFormat::CMYK,
+    };
+    // Plain CMYK (TurboJPEG's default is YCCK), written with an Adobe marker.
+    let mut compressor = turbojpeg::Compressor::new().unwrap();
+    compressor.set_quality(95).unwrap();
+    compressor.set_subsamp(Subsamp::None).unwrap();
+    compressor
+        .set_colorspace(turbojpeg::Colorspace::CMYK)
+        .unwrap();
+    let jpeg = compressor.compress_to_vec(image).unwrap();
+    if adobe { jpeg } else { strip_adobe(&jpeg) }
+}
+
+/// `jpeg` without its APP14 "Adobe" segment.
+fn strip_adobe(jpeg: &[u8]) -> Vec<u8> {
+    let mut out = jpeg[..2].to_vec();
+    let mut pos = 2;
+    while jpeg[pos] == 0xFF && jpeg[pos + 1] != 0xDA {
+        let len = usize::from(u16::from_be_bytes([jpeg[pos + 2], jpeg[pos + 3]]));
+        if !(jpeg[pos + 1] == 0xEE && jpeg[pos + 4..].starts_with(b"Adobe")) {
+            out.extend(&jpeg[pos..pos + 2 + len]);
+        }
+        pos += 2 + len;
+    }
+    out.extend(&jpeg[pos..]);
+    out
 }
 
 /// A real file from the shared sample collection (`../shared/samples/` beside the repository; its
@@ -790,6 +851,54 @@ fn cmyk_jpegs_are_converted_to_srgb() {
             Picture::of(rendition);
         }
     }
+}
+
+#[test]
+fn cmyk_without_a_profile_follows_the_adobe_rule() {
+    // Photoshop's inverted CMYK with the Adobe marker, and plain CMYK without it: both show cyan
+    // on the left and magenta on the right.
+    for adobe in [true, false] {
+        let bytes = cmyk_jpeg(96, 64, adobe);
+        assert_eq!(bytes.windows(5).any(|w| w == b"Adobe"), adobe);
+        let picture = Picture::of(&render_ok(&bytes, "image/jpeg")[0]);
+        let [r, g, b, _] = picture.at(20, 30);
+        assert!(
+            r < 30 && g > 225 && b > 225,
+            "adobe {adobe}: cyan, got {:?}",
+            [r, g, b]
+        );
+        let [r, g, b, _] = picture.at(76, 30);
+        assert!(
+            r > 225 && g < 30 && b > 225,
+            "adobe {adobe}: magenta, got {:?}",
+            [r, g, b]
+        );
+    }
+}
+
+#[test]
+fn a_cmyk_profile_is_applied() {
+    // The Adobe CMYK sample carries a press profile: its conversion differs from the naive
+    // formula (the profile's inks are not ideal) and matches libvips/lcms (README: 32.6 dB).
+    let bytes = sample("sharp__Channel_digital_image_CMYK_color.jpg");
+    let with_profile = Picture::of(&render_ok(&bytes, "image/jpeg")[0]);
+    let mut without = Vec::new();
+    let mut pos = 2;
+    without.extend(&bytes[..2]);
+    while bytes[pos] == 0xFF && bytes[pos + 1] != 0xDA {
+        let len = usize::from(u16::from_be_bytes([bytes[pos + 2], bytes[pos + 3]]));
+        if !(bytes[pos + 1] == 0xE2 && bytes[pos + 4..].starts_with(b"ICC_PROFILE")) {
+            without.extend(&bytes[pos..pos + 2 + len]);
+        }
+        pos += 2 + len;
+    }
+    without.extend(&bytes[pos..]);
+    let naive = Picture::of(&render_ok(&without, "image/jpeg")[0]);
+    assert!(
+        mean_error(&with_profile, &naive) > 5.0,
+        "{}",
+        mean_error(&with_profile, &naive)
+    );
 }
 
 // ---- the rendition format fits the picture ----
