@@ -1,36 +1,41 @@
 #!/usr/bin/env bash
 # Rendition benchmark: the four renditions of each benchmark photo, one thread, median time and
 # peak memory, ours (tools/rendition-bench, release build) and sharp's (bench/sharp, installed from
-# npm into that folder) in the same run, plus PSNR of every rendition against a Lanczos3 reference.
-# Prints a table; asserts nothing.
+# npm into that folder) alternating round after round (ours, sharp, ours, sharp, ...), plus PSNR of
+# every rendition against a Lanczos3 reference. The TIFF is made from the 12 MP PNG at bench time
+# (LZW, horizontal predictor) under .local/, never committed. Prints a table; asserts nothing.
 #
-#   scripts/bench-renditions.sh [ITERATIONS] [PHOTO...]   # default 15 runs, ../shared/bench/*
+#   scripts/bench-renditions.sh [ITERATIONS] [PHOTO...]   # default 15 runs a round, ../shared/bench/* + TIFF
+#   ROUNDS=5 (default) sets the number of alternating rounds.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ITERATIONS="${1:-15}"
+ROUNDS="${ROUNDS:-5}"
 shift || true
 PHOTOS=("$@")
-if [[ ${#PHOTOS[@]} -eq 0 ]]; then
-  BENCH_DIR="$ROOT/../shared/bench"
-  PHOTOS=("$BENCH_DIR/photo-12mp.jpg" "$BENCH_DIR/photo-24mp.jpg" "$BENCH_DIR/photo-12mp.png" "$BENCH_DIR/photo-12mp.webp")
-fi
-for photo in "${PHOTOS[@]}"; do [[ -r "$photo" ]] || die "no photo at $photo"; done
-
-"$ROOT/scripts/bootstrap.sh"
-command -v node >/dev/null || die "node (20.9 or later) is required for the sharp baseline"
 out="$STATE_DIR/bench-renditions"
 rm -rf "$out" && mkdir -p "$out"
 
+"$ROOT/scripts/bootstrap.sh"
+command -v node >/dev/null || die "node (20.9 or later) is required for the sharp baseline"
 if [[ ! -d "$ROOT/bench/sharp/node_modules/sharp" ]]; then
   log "installing sharp into bench/sharp (npm ci)"
   (cd "$ROOT/bench/sharp" && npm ci --no-audit --no-fund --silent)
 fi
-log "sharp: $ITERATIONS runs per photo"
-(cd "$ROOT/bench/sharp" && node bench.mjs --iterations "$ITERATIONS" --out "$out/sharp" "${PHOTOS[@]}") >"$out/sharp.jsonl"
-head -1 "$out/sharp.jsonl"
-
 log "release build of rendition-bench"
 cargo build --release --quiet -p rendition-bench
-log "ours: $ITERATIONS runs per photo"
-"$ROOT/target/release/rendition-bench" --iterations "$ITERATIONS" \
-  --sharp-results "$out/sharp.jsonl" --sharp-out "$out/sharp" "${PHOTOS[@]}"
+bench="$ROOT/target/release/rendition-bench"
+
+if [[ ${#PHOTOS[@]} -eq 0 ]]; then
+  BENCH_DIR="$ROOT/../shared/bench"
+  log "making a 12 MP TIFF from photo-12mp.png"
+  "$bench" --make-tiff "$BENCH_DIR/photo-12mp.png" "$out/photo-12mp.tiff"
+  PHOTOS=("$BENCH_DIR/photo-12mp.jpg" "$BENCH_DIR/photo-24mp.jpg" "$BENCH_DIR/photo-12mp.png"
+    "$BENCH_DIR/photo-12mp.webp" "$out/photo-12mp.tiff")
+fi
+for photo in "${PHOTOS[@]}"; do [[ -r "$photo" ]] || die "no photo at $photo"; done
+
+(cd "$ROOT/bench/sharp" && node -e "const s=require('sharp');console.log(JSON.stringify({sharp:s.versions.sharp,vips:s.versions.vips}))")
+log "ours and sharp alternating: $ROUNDS rounds of $ITERATIONS runs per photo"
+"$bench" --iterations "$ITERATIONS" --rounds "$ROUNDS" \
+  --sharp-bench "$ROOT/bench/sharp/bench.mjs" --sharp-out "$out/sharp" "${PHOTOS[@]}"

@@ -15,9 +15,10 @@ fuzz_target!(|data: &[u8]| {
     let sizes = RenditionSizes::new([16, 48, 96, 160]).unwrap();
     let limits = DecodeLimits { max_pixels: 1_000_000, max_side: 4_000, max_frames: 64 };
     match renditions::render(data, content.mime, &sizes, &limits) {
-        Ok(renditions) => {
-            assert_eq!(renditions.len(), 4);
-            for r in &renditions {
+        Ok(rendered) => {
+            assert!(rendered.width >= 1 && rendered.height >= 1);
+            assert_eq!(rendered.renditions.len(), 4);
+            for r in &rendered.renditions {
                 assert!(r.width >= 1 && r.height >= 1);
                 assert!(r.width.max(r.height) <= sizes.longest_side(r.size));
                 assert!(!r.bytes.is_empty());

@@ -216,8 +216,11 @@ impl DetectedContent {
         if self.asset_type != AssetType::Image {
             return Ok(None);
         }
-        let size = imagesize::blob_size(bytes).map_err(|_| ContentRejection::UnreadableImage)?;
-        let (width, height) = (size.width as u64, size.height as u64);
+        let (width, height) = imagesize::blob_size(bytes)
+            .ok()
+            .map(|size| (size.width as u64, size.height as u64))
+            .or_else(|| (self.mime == "image/jpeg").then(|| jpeg_frame_size(bytes))?)
+            .ok_or(ContentRejection::UnreadableImage)?;
         if width == 0 || height == 0 {
             return Err(ContentRejection::UnreadableImage);
         }
@@ -243,6 +246,41 @@ impl DetectedContent {
             _ => Ok(()),
         }
     }
+}
+
+/// Width and height from a JPEG's frame header (SOFn), walking the segments as libjpeg does:
+/// stray bytes and FF 00 between segments are skipped. libjpeg warns about them and decodes the
+/// picture, browsers show it; `imagesize` gives up on such a file.
+fn jpeg_frame_size(bytes: &[u8]) -> Option<(u64, u64)> {
+    let mut pos = 2;
+    while pos + 1 < bytes.len() {
+        let marker = bytes[pos + 1];
+        if bytes[pos] != 0xFF || matches!(marker, 0xFF | 0x00) {
+            pos += 1;
+            continue;
+        }
+        match marker {
+            // No length: TEM and the restart markers.
+            0x01 | 0xD0..=0xD7 => {
+                pos += 2;
+                continue;
+            }
+            // The scan or the end came before any frame header.
+            0xD9 | 0xDA => return None,
+            _ => {}
+        }
+        let len = bytes.get(pos + 2..pos + 4)?;
+        let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+        // SOF0..SOF15, less DHT (C4), JPG (C8) and DAC (CC): precision, height, width.
+        if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
+            let sof = bytes.get(pos + 4..pos + 9)?;
+            let height = u16::from_be_bytes([sof[1], sof[2]]);
+            let width = u16::from_be_bytes([sof[3], sof[4]]);
+            return Some((u64::from(width), u64::from(height)));
+        }
+        pos += 2 + len.max(2);
+    }
+    None
 }
 
 fn looks_like_markup(text: &str) -> bool {
@@ -368,6 +406,21 @@ mod tests {
             detect_content(b"abc\0def", None),
             Err(ContentRejection::Unrecognised)
         );
+    }
+
+    #[test]
+    fn a_jpeg_header_behind_stray_bytes_is_still_read() {
+        // SOI, an APP0 segment, stray bytes, a stuffed FF 00, then SOF0 of a 300x200 image.
+        let mut jpeg = b"\xFF\xD8\xFF\xE0\x00\x04abjunk\xFF\x00".to_vec();
+        jpeg.extend(b"\xFF\xC0\x00\x11\x08\x00\xC8\x01\x2C\x03");
+        jpeg.extend([0; 9]);
+        let content = detect_content(&jpeg, None).unwrap();
+        assert_eq!(
+            content.check_image(&jpeg, ImageLimits::default()),
+            Ok(Some((300, 200)))
+        );
+        assert_eq!(jpeg_frame_size(b"\xFF\xD8\xFF\xDA\x00\x02"), None);
+        assert_eq!(jpeg_frame_size(b"\xFF\xD8\xFF\xC0\x00"), None);
     }
 
     #[test]

@@ -923,3 +923,85 @@ async fn enumerations_are_read_in_any_case() {
 }
 
 mod clients;
+
+#[tokio::test]
+async fn uploads_of_every_rendered_format_answer_a_company_asset_with_renditions() {
+    use crate::renditions::tests::sample;
+    // (sample, its content type, size as displayed, the renditions' type)
+    let cases = [
+        ("ianare__BSG1.tiff", "image/tiff", (635, 348), "image/jpeg"),
+        (
+            "ljt__shira_bird8.bmp",
+            "image/bmp",
+            (192, 144),
+            "image/jpeg",
+        ),
+        (
+            "sharp__Channel_digital_image_CMYK_color.jpg",
+            "image/jpeg",
+            (500, 333),
+            "image/jpeg",
+        ),
+        (
+            "pillow__junk_jpeg_header.jpg",
+            "image/jpeg",
+            (1024, 768),
+            "image/jpeg",
+        ),
+        ("imagers__oob.gif", "image/gif", (40, 40), "image/png"),
+        ("pngsuite__basn3p01.png", "image/png", (32, 32), "image/png"),
+        (
+            "pillow__hopper_orientation_6.webp",
+            "image/webp",
+            (128, 128),
+            "image/jpeg",
+        ),
+    ];
+    let h = Harness::new().await;
+    for (name, content_type, (width, height), rendition_type) in cases {
+        let file = sample(name);
+        let asset = h.upload_ok(Visibility::Public, &file, name).await;
+        assert_eq!(asset["contentType"], content_type, "{name}");
+        assert_eq!(asset["type"], "IMAGE", "{name}");
+        assert_eq!(
+            (asset["width"].as_u64(), asset["height"].as_u64()),
+            (Some(width), Some(height)),
+            "{name}"
+        );
+        let key = asset["key"].as_str().unwrap();
+        for (size, field) in SIZES.iter().zip(URL_FIELDS) {
+            assert!(asset[field].as_str().is_some(), "{name} {field}");
+            let response = h.get(key, None, &[("size", size)], &[]).await;
+            assert_eq!(response.status(), StatusCode::OK, "{name} {size}");
+            assert_eq!(
+                header_of(&response, "content-type"),
+                rendition_type,
+                "{name} {size}"
+            );
+        }
+        let original = h.get(key, None, &[], &[]).await;
+        assert_eq!(
+            original.body().as_ref(),
+            &file[..],
+            "{name}: kept byte for byte"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_truncated_jpeg_is_refused_as_truncated_and_nothing_is_stored() {
+    use crate::renditions::tests::sample;
+    let h = Harness::new().await;
+    let whole = sample("pillow__jpeg_ff00_header.jpg");
+    let response = h
+        .upload_file(Visibility::Public, "cut.jpg", &whole[..whole.len() * 3 / 4])
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(&response), "invalid_image");
+    assert!(
+        body_text(&response).contains("truncated"),
+        "{}",
+        body_text(&response)
+    );
+    assert!(h.nothing_stored());
+}

@@ -11,7 +11,7 @@ use crate::domain::{
 use crate::http::{
     ApiError, CompanyAsset, base_url, json_response, observed, parse_upload_form, presented_api_key,
 };
-use crate::renditions::{self, Rendition};
+use crate::renditions::{self, Rendered, Rendition};
 
 /// Name given to an upload that has neither a `name` field nor a usable filename.
 const FALLBACK_NAME: &str = "asset";
@@ -62,10 +62,10 @@ async fn try_upload(
     content.check_declared(declared)?;
     let dimensions = content.check_image(&form.file, app.config.image_limits)?;
     let name = choose_name(form.name.as_deref(), form.filename.as_deref())?;
-    let renditions = if dimensions.is_some() {
-        make_renditions(app, form.file.clone(), content.mime).await?
+    let rendered = if dimensions.is_some() {
+        Some(make_renditions(app, form.file.clone(), content.mime).await?)
     } else {
-        Vec::new()
+        None
     };
 
     let asset = Asset::create(NewAsset {
@@ -74,16 +74,17 @@ async fn try_upload(
         visibility,
         content: &content,
         bytes: &form.file,
-        // As displayed, like the renditions: a portrait photo stored sideways is reported upright.
-        dimensions: dimensions.map(|(width, height)| {
-            renditions::Orientation::from_exif_container(&form.file).displayed(width, height)
-        }),
-        renditions: renditions
+        // As displayed, like the renditions: a portrait photo stored sideways is reported upright,
+        // and the size is the decoder's (a GIF's first frame may reach past its header's screen).
+        dimensions: rendered.as_ref().map(|r| (r.width, r.height)),
+        renditions: rendered
             .iter()
+            .flat_map(|r| &r.renditions)
             .map(|r| StoredRendition::describe(r.size, r.content_type, &r.bytes, r.width, r.height))
             .collect(),
         now_ms: now_ms(),
     });
+    let renditions = rendered.map(|r| r.renditions).unwrap_or_default();
     store(app, &asset, form.file, renditions).await?;
     let location = app.blobs.location(&asset.object_key);
     Ok(json_response(
@@ -95,7 +96,7 @@ async fn try_upload(
 /// Renditions are made during the upload (ARCHITECTURE.md, "Renditions"): an image that cannot
 /// be rendered is refused before anything is stored, and every URL in the answer works at once.
 /// The pixel work runs off the async runtime's threads.
-async fn make_renditions(app: &App, bytes: Bytes, mime: &str) -> Result<Vec<Rendition>, ApiError> {
+async fn make_renditions(app: &App, bytes: Bytes, mime: &str) -> Result<Rendered, ApiError> {
     let sizes = app.config.rendition_sizes;
     let limits = app.config.decode_limits();
     let mime = mime.to_owned();

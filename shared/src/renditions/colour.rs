@@ -43,6 +43,53 @@ impl SrgbConversion {
     }
 }
 
+/// A CMYK-profile-to-sRGB transform: print files carry the profile of the press they were made
+/// for, and only that profile says which RGB colour an ink mix is.
+pub(crate) struct CmykConversion {
+    transform: Arc<Transform8BitExecutor>,
+}
+
+impl CmykConversion {
+    /// `None` when `icc` is not a readable CMYK profile (the caller falls back to the naive
+    /// formula). Perceptual intent, the profile's default and what browsers use.
+    pub fn from_icc(icc: &[u8]) -> Option<Self> {
+        let profile = ColorProfile::new_from_slice(icc).ok()?;
+        if profile.color_space != DataColorSpace::Cmyk {
+            return None;
+        }
+        // moxcms reads 8-bit CMYK through the four-channel `Rgba` layout.
+        let transform = profile
+            .create_transform_8bit(
+                Layout::Rgba,
+                &ColorProfile::new_srgb(),
+                Layout::Rgb,
+                TransformOptions::default(),
+            )
+            .ok()?;
+        Some(Self { transform })
+    }
+
+    /// Tightly packed CMYK (0 = no ink) to RGB.
+    pub fn apply(&self, cmyk: &[u8]) -> Result<Vec<u8>, RenditionError> {
+        let mut rgb = vec![0; cmyk.len() / 4 * 3];
+        self.transform
+            .transform(cmyk, &mut rgb)
+            .map_err(|err| RenditionError::Internal(format!("CMYK conversion: {err:?}")))?;
+        Ok(rgb)
+    }
+}
+
+/// CMYK (0 = no ink) to RGB without a profile: each ink removes its complement's share of the
+/// light, black removes from all three. What browsers and Pillow do for untagged CMYK.
+pub(crate) fn naive_cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
+    cmyk.chunks_exact(4)
+        .flat_map(|p| {
+            let white = 255 - u32::from(p[3]);
+            [p[0], p[1], p[2]].map(|ink| (((255 - u32::from(ink)) * white + 127) / 255) as u8)
+        })
+        .collect()
+}
+
 /// Whether pixels tagged with `icc` need converting to look right as sRGB.
 pub(crate) fn needs_conversion(icc: &[u8]) -> bool {
     ColorProfile::new_from_slice(icc).is_ok_and(|profile| differs_from_srgb(&profile))

@@ -2,7 +2,7 @@
 
 use super::orient::Orientation;
 use super::pixels::Pixels;
-use super::{DecodeLimits, RenditionError, jpeg, raster};
+use super::{DecodeLimits, RenditionError, jpeg, raster, tiff};
 use crate::domain::{RenditionSize, RenditionSizes};
 
 /// What a format decoder gives back: pixels (possibly already shrunk on load) and colour facts.
@@ -31,10 +31,13 @@ pub(crate) fn decode(
         "image/png" => raster::decode_png(bytes, limits)?,
         "image/gif" => raster::decode_gif(bytes, limits)?,
         "image/webp" => raster::decode_webp(bytes, limits)?,
+        "image/tiff" => tiff::decode(bytes, limits)?,
+        "image/bmp" => raster::decode_bmp(bytes, limits)?,
         other => return Err(RenditionError::UnsupportedFormat(other.to_owned())),
     };
     let orientation = match mime {
-        "image/gif" => Orientation::Normal,
+        "image/gif" | "image/bmp" => Orientation::Normal,
+        // JPEG APP1, PNG eXIf, WebP EXIF, and TIFF's own IFD 0 (its Orientation tag).
         _ => Orientation::from_exif_container(bytes),
     };
     Ok(Decoded {

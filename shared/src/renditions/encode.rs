@@ -1,9 +1,13 @@
-//! Output formats: opaque renditions become progressive JPEG (quality 80, 4:2:0), renditions with
-//! transparency become PNG. Only pixels are written: no EXIF, GPS, XMP or ICC.
+//! Output formats: progressive JPEG (quality 80, 4:2:0) for photographs, PNG for graphics and
+//! transparency (`format.rs` decides), as a palette PNG when the rendition has at most 256 colours.
+//! Only pixels are written: no EXIF, GPS, XMP or ICC.
 
 use turbojpeg::{Compressor, Image, PixelFormat, Subsamp, YuvPlanesImage};
 
+use std::collections::HashMap;
+
 use super::RenditionError;
+use super::format::{self, Output};
 use super::pixels::{Interleaved, Pixels, Plane};
 
 pub const JPEG_QUALITY: i32 = 80;
@@ -26,21 +30,23 @@ impl Encoder {
         Ok(Self { jpeg })
     }
 
-    /// The content type and bytes of `pixels` (tightly packed, upright, sRGB).
-    pub fn encode(&mut self, pixels: &Pixels) -> Result<(&'static str, Vec<u8>), RenditionError> {
-        match pixels {
-            Pixels::YCbCr { y, chroma } => self.jpeg_from_planes(y, chroma.as_ref()),
-            Pixels::Rgb(rgb) => self.jpeg_from_rgb(rgb),
-            Pixels::Rgba(rgba) => png_from_rgba(rgba),
+    /// The content type and bytes of `pixels` (tightly packed, upright, sRGB) as `output`.
+    pub fn encode(
+        &mut self,
+        pixels: &Pixels,
+        output: Output,
+    ) -> Result<(&'static str, Vec<u8>), RenditionError> {
+        match (output, pixels) {
+            (Output::Jpeg, Pixels::YCbCr { y, chroma }) => {
+                Ok(("image/jpeg", self.jpeg_from_planes(y, chroma.as_ref())?))
+            }
+            (Output::Jpeg, Pixels::Rgb(rgb)) => Ok(("image/jpeg", self.jpeg_from_rgb(rgb)?)),
+            (Output::Png, Pixels::Rgb(rgb)) => Ok(("image/png", png(rgb, 3)?)),
+            (Output::Png, Pixels::Rgba(rgba)) => Ok(("image/png", png(rgba, 4)?)),
+            (Output::Jpeg, Pixels::Rgba(_)) | (Output::Png, Pixels::YCbCr { .. }) => Err(
+                RenditionError::Internal(format!("no {output:?} encoder for these pixels")),
+            ),
         }
-        .map(|bytes| {
-            let content_type = if pixels.has_alpha() {
-                "image/png"
-            } else {
-                "image/jpeg"
-            };
-            (content_type, bytes)
-        })
     }
 
     fn jpeg_from_planes(
@@ -86,14 +92,52 @@ impl Encoder {
     }
 }
 
-fn png_from_rgba(rgba: &Interleaved) -> Result<Vec<u8>, RenditionError> {
+/// A PNG of `channels`-byte pixels (RGB or RGBA): indexed, with transparency in `tRNS`, when
+/// there are at most 256 colours, else truecolour.
+fn png(pixels: &Interleaved, channels: usize) -> Result<Vec<u8>, RenditionError> {
     let mut out = Vec::new();
-    let mut encoder = png::Encoder::new(&mut out, rgba.width, rgba.height);
-    encoder.set_color(png::ColorType::Rgba);
+    let mut encoder = png::Encoder::new(&mut out, pixels.width, pixels.height);
     encoder.set_depth(png::BitDepth::Eight);
     encoder.set_compression(png::Compression::Fast);
+    let indexed = palette(&pixels.data, channels);
+    match &indexed {
+        Some((palette, alphas, _)) => {
+            encoder.set_color(png::ColorType::Indexed);
+            encoder.set_palette(palette.as_slice());
+            if channels == 4 {
+                encoder.set_trns(alphas.as_slice());
+            }
+        }
+        None if channels == 4 => encoder.set_color(png::ColorType::Rgba),
+        None => encoder.set_color(png::ColorType::Rgb),
+    }
     let mut writer = encoder.write_header().map_err(internal)?;
-    writer.write_image_data(&rgba.data).map_err(internal)?;
+    let data = indexed
+        .as_ref()
+        .map_or(&pixels.data, |(_, _, indices)| indices);
+    writer.write_image_data(data).map_err(internal)?;
     writer.finish().map_err(internal)?;
     Ok(out)
+}
+
+/// The palette (RGB triples), its alpha values and every pixel's index, when `data` has at most
+/// 256 distinct colours.
+fn palette(data: &[u8], channels: usize) -> Option<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+    if format::count_colours(data, channels, format::PALETTE_COLOURS) > format::PALETTE_COLOURS {
+        return None;
+    }
+    let mut index: HashMap<u32, u8, std::hash::BuildHasherDefault<format::PixelHasher>> =
+        HashMap::default();
+    let (mut rgb, mut alphas) = (Vec::new(), Vec::new());
+    let indices = data
+        .chunks_exact(channels)
+        .map(|pixel| {
+            *index.entry(format::pack(pixel)).or_insert_with(|| {
+                rgb.extend_from_slice(&pixel[..3]);
+                alphas.push(pixel.get(3).copied().unwrap_or(u8::MAX));
+                (alphas.len() - 1) as u8
+            })
+        })
+        .collect();
+    Some((rgb, alphas, indices))
 }

@@ -7,12 +7,14 @@
 mod colour;
 mod decode;
 mod encode;
+mod format;
 mod heap;
 mod jpeg;
 mod libwebp;
 mod orient;
 mod pixels;
 mod raster;
+mod tiff;
 
 use fast_image_resize::Resizer;
 
@@ -43,6 +45,16 @@ impl Default for DecodeLimits {
     }
 }
 
+/// Every rendition of an image, and the image's own size as displayed (after orientation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rendered {
+    /// Full-resolution width and height in pixels, as displayed: what the asset reports.
+    pub width: u32,
+    pub height: u32,
+    /// Largest first.
+    pub renditions: Vec<Rendition>,
+}
+
 /// One encoded rendition.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rendition {
@@ -55,7 +67,7 @@ pub struct Rendition {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RenditionError {
-    #[error("{0} images get no renditions; upload a JPEG, PNG, GIF or WebP image")]
+    #[error("{0} images get no renditions; upload a JPEG, PNG, GIF, WebP, TIFF or BMP image")]
     UnsupportedFormat(String),
     #[error("the image is corrupt or truncated ({0})")]
     Corrupt(String),
@@ -100,22 +112,29 @@ impl DecodeLimits {
 pub fn renders(mime: &str) -> bool {
     matches!(
         mime,
-        "image/jpeg" | "image/png" | "image/gif" | "image/webp"
+        "image/jpeg" | "image/png" | "image/gif" | "image/webp" | "image/tiff" | "image/bmp"
     )
 }
 
-/// Makes every rendition of `bytes` (of type `mime`), largest first.
+/// Makes every rendition of `bytes` (of type `mime`), largest first, and reports the image's
+/// displayed size.
 pub fn render(
     bytes: &[u8],
     mime: &str,
     sizes: &RenditionSizes,
     limits: &DecodeLimits,
-) -> Result<Vec<Rendition>, RenditionError> {
+) -> Result<Rendered, RenditionError> {
     let decode::Decoded {
         raster,
         orientation,
     } = decode::decode(bytes, mime, sizes, limits)?;
     let (width, height) = orientation.displayed(raster.width, raster.height);
+    let output = format::choose(
+        &raster.pixels,
+        raster.width,
+        raster.height,
+        mime == "image/jpeg",
+    );
     let srgb = raster
         .icc_profile
         .as_deref()
@@ -131,20 +150,24 @@ pub fn render(
         let (stored_w, stored_h) = orientation.stored(shown_w, shown_h);
         // Each rendition comes from the one before it: the cascade reads ever fewer pixels.
         current = current.resized(stored_w, stored_h, &mut resizer)?;
-        let mut output = current.oriented(orientation);
+        let mut pixels = current.oriented(orientation);
         if let Some(srgb) = &srgb {
-            output.convert(srgb)?;
+            pixels.convert(srgb)?;
         }
-        let (content_type, bytes) = encoder.encode(&output)?;
+        let (content_type, bytes) = encoder.encode(&pixels, output)?;
         renditions.push(Rendition {
             size,
             content_type,
-            width: output.width(),
-            height: output.height(),
+            width: pixels.width(),
+            height: pixels.height(),
             bytes,
         });
     }
-    Ok(renditions)
+    Ok(Rendered {
+        width,
+        height,
+        renditions,
+    })
 }
 
 /// Also the image builders of the handler tests.

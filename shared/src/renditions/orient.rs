@@ -31,12 +31,19 @@ impl Orientation {
         }
     }
 
-    /// From the EXIF block of a JPEG, PNG or WebP file; `Normal` when there is none or it is
-    /// unreadable.
+    /// From the EXIF block of a JPEG, PNG, WebP or TIFF file; `Normal` when there is none or it
+    /// is unreadable.
+    ///
+    /// PNG's `eXIf` chunk and WebP's `EXIF` chunk hold a bare TIFF structure by their specs, but
+    /// writers also put JPEG's `Exif\0\0` APP1 prefix in front of it (Pillow's WebP writer,
+    /// ImageMagick, older exiftool): both are read, in any chunk position.
     pub fn from_exif_container(bytes: &[u8]) -> Self {
-        exif::Reader::new()
-            .read_from_container(&mut Cursor::new(bytes))
-            .ok()
+        let reader = exif::Reader::new();
+        let exif = match chunk_exif(bytes) {
+            Some(raw) => reader.read_raw(raw.strip_prefix(EXIF_PREFIX).unwrap_or(raw).to_vec()),
+            None => reader.read_from_container(&mut Cursor::new(bytes)),
+        };
+        exif.ok()
             .and_then(|exif| {
                 exif.get_field(exif::Tag::Orientation, exif::In::PRIMARY)
                     .and_then(|field| field.value.get_uint(0))
@@ -101,6 +108,43 @@ impl Orientation {
             }
         }
         (out, out_w, out_h)
+    }
+}
+
+/// JPEG's APP1 identifier, which some writers also put in front of PNG and WebP EXIF chunks.
+const EXIF_PREFIX: &[u8] = b"Exif\0\0";
+
+/// The EXIF chunk of a PNG (`eXIf`) or WebP (`EXIF`) file, as stored; `None` for other formats
+/// and files without one.
+fn chunk_exif(bytes: &[u8]) -> Option<&[u8]> {
+    if let Some(mut rest) = bytes.strip_prefix(b"\x89PNG\r\n\x1a\n") {
+        // Length (big-endian), type, data, CRC.
+        while rest.len() >= 8 {
+            let len = u32::from_be_bytes(rest[..4].try_into().ok()?) as usize;
+            let data = rest.get(8..8usize.checked_add(len)?)?;
+            match &rest[4..8] {
+                b"eXIf" => return Some(data),
+                b"IEND" => return None,
+                _ => rest = rest.get(12 + len..)?,
+            }
+        }
+        None
+    } else if bytes.get(..4) == Some(b"RIFF") && bytes.get(8..12) == Some(b"WEBP") {
+        // FourCC, length (little-endian), data padded to an even length.
+        let mut rest = &bytes[12..];
+        while rest.len() >= 8 {
+            let len = u32::from_le_bytes(rest[4..8].try_into().ok()?) as usize;
+            let data = rest.get(8..8usize.checked_add(len)?)?;
+            if &rest[..4] == b"EXIF" {
+                return Some(data);
+            }
+            rest = rest
+                .get((8 + len).checked_add(len % 2)?..)
+                .unwrap_or_default();
+        }
+        None
+    } else {
+        None
     }
 }
 

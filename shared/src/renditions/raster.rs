@@ -1,4 +1,4 @@
-//! PNG, GIF and WebP through the pure-Rust decoders of the image-rs family. None of these formats
+//! PNG, GIF, WebP and BMP through the pure-Rust decoders of the image-rs family. None of these formats
 //! can shrink on load, so they decode at full size; the size limits keep that bounded.
 
 use std::io::Cursor;
@@ -14,7 +14,7 @@ fn corrupt(err: impl std::fmt::Display) -> RenditionError {
 
 /// Bytes a decoder may allocate for an image within `limits` (RGBA at the pixel limit, plus room
 /// for a decoder's own line buffers).
-fn decoder_memory(limits: &DecodeLimits) -> usize {
+pub(crate) fn decoder_memory(limits: &DecodeLimits) -> usize {
     (limits.max_pixels as usize)
         .saturating_mul(4)
         .saturating_add(16 << 20)
@@ -86,6 +86,10 @@ pub(crate) fn decode_png(bytes: &[u8], limits: &DecodeLimits) -> Result<Raster, 
 }
 
 /// The first frame, composed onto the logical screen; every further frame is only counted.
+///
+/// A first frame that reaches past the logical screen (off-spec, but written by real encoders)
+/// grows the picture to the union of the two, as Chromium does (Wuffs' `frame-out-of-bounds`
+/// notes list what each decoder does: Firefox moves the frame to the origin, gdk-pixbuf clips).
 pub(crate) fn decode_gif(bytes: &[u8], limits: &DecodeLimits) -> Result<Raster, RenditionError> {
     let mut options = gif::DecodeOptions::new();
     options.set_color_output(gif::ColorOutput::RGBA);
@@ -95,25 +99,27 @@ pub(crate) fn decode_gif(bytes: &[u8], limits: &DecodeLimits) -> Result<Raster, 
             .map_err(|_| RenditionError::Internal("zero GIF memory limit".into()))?,
     ));
     let mut decoder = options.read_info(Cursor::new(bytes)).map_err(corrupt)?;
-    let (width, height) = (u32::from(decoder.width()), u32::from(decoder.height()));
-    limits.check(u64::from(width), u64::from(height))?;
-    let (w, h) = (width as usize, height as usize);
-    let mut canvas = vec![0u8; w * h * 4];
+    let (screen_w, screen_h) = (u32::from(decoder.width()), u32::from(decoder.height()));
+    limits.check(u64::from(screen_w), u64::from(screen_h))?;
     let frame = decoder
         .read_next_frame()
         .map_err(corrupt)?
         .ok_or_else(|| corrupt("the GIF has no frames"))?;
     let (left, top) = (usize::from(frame.left), usize::from(frame.top));
+    let (frame_w, frame_h) = (usize::from(frame.width), usize::from(frame.height));
+    let width = screen_w.max((left + frame_w) as u32);
+    let height = screen_h.max((top + frame_h) as u32);
+    limits.check(u64::from(width), u64::from(height))?;
+    let (w, h) = (width as usize, height as usize);
+    let mut canvas = vec![0u8; w * h * 4];
     // A zero-width frame draws nothing (and must not be split into zero-sized rows).
-    let frame_w = usize::from(frame.width).max(1);
-    for (row, line) in frame.buffer.chunks_exact(frame_w * 4).enumerate() {
+    for (row, line) in frame.buffer.chunks_exact(frame_w.max(1) * 4).enumerate() {
         let y = top + row;
-        if y >= h || left >= w {
+        if y >= h || frame_w == 0 {
             break;
         }
-        let visible = (w - left).min(frame_w) * 4;
         let start = (y * w + left) * 4;
-        canvas[start..start + visible].copy_from_slice(&line[..visible]);
+        canvas[start..start + frame_w * 4].copy_from_slice(line);
     }
     let mut frames = 1;
     while decoder.next_frame_info().map_err(corrupt)?.is_some() {
@@ -164,5 +170,42 @@ pub(crate) fn decode_webp(bytes: &[u8], limits: &DecodeLimits) -> Result<Raster,
         width,
         height,
         icc_profile,
+    })
+}
+
+/// A BMP through the `image` crate's decoder (only its `bmp` feature): 1 to 32 bits a pixel,
+/// palettes, bit fields, RLE4/RLE8, OS/2 and Windows headers, bottom-up and top-down rows.
+pub(crate) fn decode_bmp(bytes: &[u8], limits: &DecodeLimits) -> Result<Raster, RenditionError> {
+    use image::ImageDecoder;
+
+    let mut decoder = image::codecs::bmp::BmpDecoder::new(Cursor::new(bytes)).map_err(corrupt)?;
+    let (width, height) = decoder.dimensions();
+    limits.check(u64::from(width), u64::from(height))?;
+    let mut budget = image::Limits::default();
+    budget.max_alloc = Some(decoder_memory(limits) as u64);
+    decoder.set_limits(budget).map_err(corrupt)?;
+    let colour = decoder.color_type();
+    let len = usize::try_from(decoder.total_bytes())
+        .map_err(|_| corrupt("image too large for memory"))?;
+    let mut buf = vec![0; len];
+    decoder.read_image(&mut buf).map_err(corrupt)?;
+    let pixels = match colour {
+        image::ColorType::Rgb8 => Pixels::Rgb(Interleaved {
+            data: buf,
+            width,
+            height,
+        }),
+        image::ColorType::Rgba8 => Pixels::from_rgba(buf, width, height),
+        other => {
+            return Err(RenditionError::Internal(format!(
+                "BMP decoded as {other:?}"
+            )));
+        }
+    };
+    Ok(Raster {
+        pixels,
+        width,
+        height,
+        icc_profile: None,
     })
 }

@@ -1,16 +1,20 @@
-//! Times the rendition pipeline on real photos and reports quality, next to sharp's figures.
+//! Times the rendition pipeline on real photos and reports quality, side by side with sharp.
 //!
 //! ```text
-//! rendition-bench [--iterations N] [--sharp-results FILE] [--sharp-out DIR] PHOTO...
+//! rendition-bench [--iterations N] [--rounds R] [--sharp-bench bench.mjs --sharp-out DIR] PHOTO...
+//! rendition-bench --make-tiff SOURCE.png DEST.tiff
 //! rendition-bench --write-fuzz-seeds DIR
 //! ```
 //!
-//! Each photo is measured in a fresh child process (`--one PHOTO`) so its peak memory (VmHWM, the
-//! whole process: binary, input file and pipeline) belongs to that photo alone. The pipeline runs
-//! on one thread, as in a Lambda function. Quality is the PSNR of each rendition against a
-//! reference made by resizing the full-resolution decode straight to the rendition's size with
-//! Lanczos3 (no shrink-on-load, no cascade); sharp's outputs (from `bench/sharp/bench.mjs
-//! --out DIR`) are scored against the same reference.
+//! Each measurement runs in a fresh child process (`--one PHOTO` here, `bench.mjs --one` for
+//! sharp) so its peak memory (VmHWM / maxRSS, the whole process) belongs to that photo alone, and
+//! reports the median of N runs. Ours and sharp's alternate, round after round (ours, sharp, ours,
+//! sharp, ...): on a shared machine two consecutive runs of one pipeline differ by up to 2x, so
+//! all-of-one-then-all-of-the-other ratios are not reliable. The table gives the median over the
+//! rounds and the spread (min..max of the rounds' medians, and of each round's ratio). The
+//! pipeline runs on one thread, as in a Lambda function. Quality is the PSNR of each rendition
+//! against a reference made by resizing the full-resolution decode straight to the rendition's
+//! size with Lanczos3 (no shrink-on-load, no cascade); sharp's outputs are scored the same way.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -27,20 +31,24 @@ mod seeds;
 
 struct Args {
     iterations: usize,
+    rounds: usize,
     one: Option<String>,
-    sharp_results: Option<String>,
+    sharp_bench: Option<String>,
     sharp_out: Option<String>,
     fuzz_seeds: Option<String>,
+    make_tiff: Option<(String, String)>,
     photos: Vec<String>,
 }
 
 fn parse_args() -> Args {
     let mut args = Args {
         iterations: 15,
+        rounds: 5,
         one: None,
-        sharp_results: None,
+        sharp_bench: None,
         sharp_out: None,
         fuzz_seeds: None,
+        make_tiff: None,
         photos: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -48,10 +56,12 @@ fn parse_args() -> Args {
         let mut value = || it.next().unwrap_or_else(|| panic!("{arg} needs a value"));
         match arg.as_str() {
             "--iterations" => args.iterations = value().parse().expect("--iterations N"),
+            "--rounds" => args.rounds = value().parse().expect("--rounds R"),
             "--one" => args.one = Some(value()),
-            "--sharp-results" => args.sharp_results = Some(value()),
+            "--sharp-bench" => args.sharp_bench = Some(value()),
             "--sharp-out" => args.sharp_out = Some(value()),
             "--write-fuzz-seeds" => args.fuzz_seeds = Some(value()),
+            "--make-tiff" => args.make_tiff = Some((value(), value())),
             _ => args.photos.push(arg),
         }
     }
@@ -64,6 +74,7 @@ fn mime_of(path: &str) -> &'static str {
         Some("png") => "image/png",
         Some("webp") => "image/webp",
         Some("gif") => "image/gif",
+        Some("tif" | "tiff") => "image/tiff",
         other => panic!("unknown photo type {other:?}"),
     }
 }
@@ -76,6 +87,7 @@ fn render(bytes: &[u8], mime: &str) -> Vec<Rendition> {
         &DecodeLimits::default(),
     )
     .expect("the photo renders")
+    .renditions
 }
 
 /// Peak resident memory of this process so far, in MiB (Linux `VmHWM`).
@@ -142,6 +154,17 @@ fn decode_full(bytes: &[u8], mime: &str) -> (Vec<u8>, u32, u32) {
             let mut buf = vec![0; decoder.output_buffer_size().unwrap()];
             decoder.read_image(&mut buf).unwrap();
             (buf, w, h)
+        }
+        "image/tiff" => {
+            let mut decoder = tiff::decoder::Decoder::new(std::io::Cursor::new(bytes))
+                .unwrap()
+                .with_limits(tiff::decoder::Limits::unlimited());
+            let (w, h) = decoder.dimensions().unwrap();
+            assert_eq!(decoder.colortype().unwrap(), tiff::ColorType::RGB(8));
+            match decoder.read_image().unwrap() {
+                tiff::decoder::DecodingResult::U8(buf) => (buf, w, h),
+                _ => panic!("bench TIFFs are 8-bit"),
+            }
         }
         other => panic!("no reference decoder for {other}"),
     }
@@ -233,16 +256,58 @@ fn encode_costs(path: &str, iterations: usize) -> (f64, f64) {
     (time(true), time(false))
 }
 
-fn sharp_results(file: Option<&str>) -> BTreeMap<String, Value> {
-    let Some(file) = file else {
-        return BTreeMap::new();
-    };
-    std::fs::read_to_string(file)
-        .expect("sharp results")
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter_map(|v| Some((v.get("photo")?.as_str()?.to_owned(), v)))
-        .collect()
+/// A 12 MP TIFF for the bench, made from a PNG photo at bench time (never committed): RGB, 8 bits,
+/// LZW with the horizontal predictor, in strips, as Photoshop and scanner software write them.
+fn make_tiff(source: &str, dest: &str) {
+    let (rgb, width, height) = decode_full(&std::fs::read(source).unwrap(), "image/png");
+    let file = std::fs::File::create(dest).unwrap();
+    let mut encoder = tiff::encoder::TiffEncoder::new(std::io::BufWriter::new(file))
+        .unwrap()
+        .with_compression(tiff::encoder::Compression::Lzw)
+        .with_predictor(tiff::tags::Predictor::Horizontal);
+    encoder
+        .write_image::<tiff::encoder::colortype::RGB8>(width, height, &rgb)
+        .unwrap();
+}
+
+/// One child measurement: ours (`--one`) or sharp's (`bench.mjs --one`), as its JSON line.
+fn child(program: &Path, args: &[&str]) -> Value {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .expect("run child");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("child JSON")
+}
+
+/// Median and spread (min, max) of the rounds' figures.
+struct Spread {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Spread {
+    fn of(values: &[f64]) -> Self {
+        Self {
+            median: median(values.to_vec()),
+            min: values.iter().copied().fold(f64::INFINITY, f64::min),
+            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        }
+    }
+}
+
+impl std::fmt::Display for Spread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.median.is_nan() {
+            return write!(f, "-");
+        }
+        write!(f, "{:.1} ({:.1}..{:.1})", self.median, self.min, self.max)
+    }
 }
 
 fn main() {
@@ -253,47 +318,77 @@ fn main() {
         seeds::write(Path::new(dir));
         return;
     }
+    if let Some((source, dest)) = &args.make_tiff {
+        make_tiff(source, dest);
+        return;
+    }
     if let Some(photo) = &args.one {
         measure_one(photo, args.iterations);
         return;
     }
     assert!(
-        !args.photos.is_empty(),
-        "usage: rendition-bench [--iterations N] [--sharp-results FILE] [--sharp-out DIR] PHOTO..."
+        !args.photos.is_empty() && args.rounds > 0,
+        "usage: rendition-bench [--iterations N] [--rounds R] [--sharp-bench bench.mjs --sharp-out DIR] PHOTO..."
     );
-    let sharp = sharp_results(args.sharp_results.as_deref());
     let me = std::env::current_exe().unwrap();
+    let node = Path::new("node");
+    let iterations = args.iterations.to_string();
     println!(
-        "renditions per photo: largeX2/large/medium/thumb = {:?} px, one thread, median of {} runs",
+        "renditions per photo: largeX2/large/medium/thumb = {:?} px, one thread; each figure is the \
+         median of {} rounds (min..max), each round the median of {} runs; ours and sharp alternate",
         RenditionSize::ALL.map(|s| RenditionSizes::default().longest_side(s)),
+        args.rounds,
         args.iterations
     );
     println!(
-        "{:<18} {:>9} {:>9} {:>10} {:>7} {:>10} {:>10} {:>9} | PSNR dB ours/sharp largeX2 large medium thumb",
-        "photo", "ours ms", "sharp ms", "sharp ind", "ratio", "ours MiB", "sharp MiB", "ours min"
+        "{:<18} {:>22} {:>22} {:>22} {:>20} {:>15} | PSNR dB ours/sharp largeX2 large medium thumb",
+        "photo",
+        "ours ms",
+        "sharp cascade ms",
+        "sharp independent ms",
+        "cascade/ours",
+        "MiB ours/sharp"
     );
     let mut encode_lines = Vec::new();
     for photo in &args.photos {
-        let output = Command::new(&me)
-            .args(["--one", photo, "--iterations", &args.iterations.to_string()])
-            .output()
-            .expect("run child");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let ours: Value = serde_json::from_slice(&output.stdout).expect("child JSON");
+        let (mut ours, mut cascade, mut independent, mut ratios) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut ours_mib, mut sharp_mib) = (0f64, f64::NAN);
+        for _ in 0..args.rounds {
+            let run = child(&me, &["--one", photo, "--iterations", &iterations]);
+            let ours_ms = run["median_ms"].as_f64().unwrap_or(f64::NAN);
+            ours.push(ours_ms);
+            ours_mib = ours_mib.max(run["peak_rss_mib"].as_f64().unwrap_or(f64::NAN));
+            if let (Some(bench), Some(out)) = (&args.sharp_bench, &args.sharp_out) {
+                let run = child(
+                    node,
+                    &[
+                        bench,
+                        "--one",
+                        photo,
+                        "--iterations",
+                        &iterations,
+                        "--out",
+                        out,
+                    ],
+                );
+                let cascade_ms = run["cascade_ms"].as_f64().unwrap_or(f64::NAN);
+                cascade.push(cascade_ms);
+                independent.push(run["independent_ms"].as_f64().unwrap_or(f64::NAN));
+                ratios.push(cascade_ms / ours_ms);
+                let mib = run["peak_rss_mib"].as_f64().unwrap_or(f64::NAN);
+                sharp_mib = if sharp_mib.is_nan() {
+                    mib
+                } else {
+                    sharp_mib.max(mib)
+                };
+            }
+        }
         let name = Path::new(photo)
             .file_name()
             .unwrap()
             .to_string_lossy()
             .into_owned();
-        let theirs = sharp.get(&name);
-        let num =
-            |v: Option<&Value>, field: &str| v.and_then(|v| v[field].as_f64()).unwrap_or(f64::NAN);
-        let ours_ms = num(Some(&ours), "median_ms");
-        let sharp_ms = num(theirs, "cascade_ms");
         let scores = quality(photo, args.sharp_out.as_deref().map(Path::new));
         let psnr: Vec<String> = ["largeX2", "large", "medium", "thumb"]
             .iter()
@@ -305,22 +400,35 @@ fn main() {
                 )
             })
             .collect();
+        let nan = [f64::NAN];
+        let or_nan = |v: &[f64]| {
+            if v.is_empty() {
+                Spread::of(&nan)
+            } else {
+                Spread::of(v)
+            }
+        };
+        let ratio = or_nan(&ratios);
         println!(
-            "{:<18} {:>9.1} {:>9.1} {:>10.1} {:>6.2}x {:>10.1} {:>10.1} {:>9.1} | {}",
+            "{:<18} {:>22} {:>22} {:>22} {:>20} {:>15} | {}",
             name,
-            ours_ms,
-            sharp_ms,
-            num(theirs, "independent_ms"),
-            sharp_ms / ours_ms,
-            num(Some(&ours), "peak_rss_mib"),
-            num(theirs, "peak_rss_mib"),
-            num(Some(&ours), "min_ms"),
+            Spread::of(&ours).to_string(),
+            or_nan(&cascade).to_string(),
+            or_nan(&independent).to_string(),
+            if ratio.median.is_nan() {
+                "-".to_owned()
+            } else {
+                format!("{:.2}x ({:.2}..{:.2})", ratio.median, ratio.min, ratio.max)
+            },
+            format!("{ours_mib:.0}/{sharp_mib:.0}"),
             psnr.join(" "),
         );
-        let (progressive, baseline) = encode_costs(photo, args.iterations);
-        encode_lines.push(format!(
-            "{name:<18} encoding the four renditions: progressive {progressive:.1} ms, baseline {baseline:.1} ms"
-        ));
+        if mime_of(photo) == "image/jpeg" {
+            let (progressive, baseline) = encode_costs(photo, args.iterations);
+            encode_lines.push(format!(
+                "{name:<18} encoding the four renditions: progressive {progressive:.1} ms, baseline {baseline:.1} ms"
+            ));
+        }
     }
     println!();
     for line in encode_lines {
