@@ -9,13 +9,20 @@ command -v cargo >/dev/null || die "cargo is required (install Rust with rustup)
 command -v python3 >/dev/null || die "python3 is required"
 command -v curl >/dev/null || die "curl is required"
 
-# libjpeg-turbo (renditions) is built from source by the turbojpeg crate: it needs cmake and nasm.
-if ! command -v cmake >/dev/null || ! command -v nasm >/dev/null; then
-  log "installing cmake and nasm (Debian packages) for libjpeg-turbo"
+# Debian packages: cmake and nasm build libjpeg-turbo (turbojpeg crate) and rav1d's assembly;
+# test-only: libheif's heif-convert is the reference decoder the HEIC/AVIF tests compare against,
+# and Chromium checks that browsers display the renditions (e2e).
+apt_packages=()
+command -v cmake >/dev/null || apt_packages+=(cmake)
+command -v nasm >/dev/null || apt_packages+=(nasm)
+command -v heif-convert >/dev/null || apt_packages+=(libheif-examples)
+command -v chromium >/dev/null || apt_packages+=(chromium)
+if ((${#apt_packages[@]})); then
+  log "installing ${apt_packages[*]} (Debian packages)"
   sudo_cmd=""
   [[ "$(id -u)" == 0 ]] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq >/dev/null || true
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq cmake nasm >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${apt_packages[@]}" >/dev/null
 fi
 
 stamp="$VENV/.requirements.sha256"

@@ -1,7 +1,7 @@
 //! End to end over HTTP: the three real function binaries under `cargo lambda watch` (its router
 //! serving the real paths), talking to the local AWS stand-in. `scripts/test.sh` starts both with
 //! `INLINE_MAX_BYTES=100000` (so the JPEG fixture takes the presigned-redirect path) and
-//! `MAX_UPLOAD_BYTES=1048576`.
+//! `MAX_UPLOAD_BYTES=3145728` (room for a 2.2 MB iPhone HEIC).
 
 mod support;
 
@@ -18,6 +18,7 @@ struct Stack {
     acme: String,
     globex: String,
     inline_max: usize,
+    max_upload: usize,
 }
 
 async fn stack() -> Option<Stack> {
@@ -39,6 +40,7 @@ async fn stack() -> Option<Stack> {
         acme: acme.expose().to_owned(),
         globex: globex.expose().to_owned(),
         inline_max: config.inline_max_bytes as usize,
+        max_upload: config.max_upload_bytes as usize,
     })
 }
 
@@ -246,7 +248,7 @@ async fn every_error_status_over_http() {
             "missing_file",
         ),
         (
-            form(None, None, "big.txt", &vec![b'a'; 1024 * 1024 + 1]),
+            form(None, None, "big.txt", &vec![b'a'; stack.max_upload + 1]),
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
         ),
@@ -378,4 +380,79 @@ async fn every_rendition_url_of_a_fresh_upload_serves_its_rendition() {
     assert_eq!(document["thumbURL"], Value::Null);
     let url = format!("{}?size=thumb", document["origURL"].as_str().unwrap());
     assert_eq!(stack.get(&url, None).await.status(), StatusCode::NOT_FOUND);
+}
+
+/// The real iPhone photo (12 MP grid HEIC, Display P3), uploaded publicly through `cargo lambda
+/// watch`: its four renditions are JPEGs that a browser (headless Chromium, Debian's `chromium`,
+/// installed by `scripts/bootstrap.sh`) displays in `<img>` elements, upright.
+#[tokio::test]
+async fn a_browser_displays_the_renditions_of_an_iphone_heic() {
+    let Some(stack) = stack().await else { return };
+    let heic = support::sample("ianare__iphone_13_pro_max.HEIC");
+    let response = stack
+        .upload(
+            "public",
+            Some(&stack.acme),
+            form(None, None, "IMG_0001.HEIC", &heic),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let asset: Value = response.json().await.unwrap();
+    assert_eq!(asset["contentType"], "image/heic");
+    assert_eq!(
+        (asset["width"].as_u64(), asset["height"].as_u64()),
+        (Some(3024), Some(4032))
+    );
+    let original = fetch_bytes(
+        &stack,
+        asset["origURL"].as_str().unwrap(),
+        None,
+        "image/heic",
+    )
+    .await;
+    assert_eq!(original, heic, "the original byte for byte");
+
+    let fields = ["thumbURL", "mediumURL", "largeURL", "largeX2URL"];
+    let images: String = fields
+        .iter()
+        .map(|field| format!("<img src=\"{}\">", asset[field].as_str().unwrap()))
+        .collect();
+    // After every image has loaded (or failed), the page writes their natural sizes into its body.
+    let page = format!(
+        "<!doctype html><html><body>{images}<script>\
+         addEventListener('load', () => {{ document.body.dataset.sizes = \
+         [...document.images].map(i => i.naturalWidth + 'x' + i.naturalHeight).join(' '); }});\
+         </script></body></html>"
+    );
+    let dir = std::env::temp_dir().join(format!("e2e-browser-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let html = dir.join("renditions.html");
+    std::fs::write(&html, page).unwrap();
+    let output = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            &format!("--user-data-dir={}", dir.join("profile").display()),
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .expect("chromium (Debian package, scripts/bootstrap.sh) must be installed");
+    let _ = std::fs::remove_dir_all(&dir);
+    let dom = String::from_utf8_lossy(&output.stdout);
+    let sizes = dom
+        .split("data-sizes=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| {
+            panic!(
+                "no sizes in the page: {dom}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    // Every rendition displayed (naturalWidth > 0), portrait, at its box size.
+    assert_eq!(sizes, "120x160 360x480 768x1024 1536x2048");
 }

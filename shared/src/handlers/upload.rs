@@ -75,7 +75,7 @@ async fn try_upload(
         bytes: &form.file,
         // As displayed, like the renditions: a portrait photo stored sideways is reported upright.
         dimensions: dimensions.map(|(width, height)| {
-            renditions::Orientation::from_exif_container(&form.file).displayed(width, height)
+            renditions::displayed_size(&form.file, content.mime, width, height)
         }),
         renditions: renditions
             .iter()

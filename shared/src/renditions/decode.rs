@@ -2,7 +2,7 @@
 
 use super::orient::Orientation;
 use super::pixels::Pixels;
-use super::{DecodeLimits, RenditionError, jpeg, raster};
+use super::{DecodeLimits, RenditionError, heif, jpeg, raster};
 use crate::domain::{RenditionSize, RenditionSizes};
 
 /// What a format decoder gives back: pixels (possibly already shrunk on load) and colour facts.
@@ -31,6 +31,8 @@ pub(crate) fn decode(
         "image/png" => raster::decode_png(bytes, limits)?,
         "image/gif" => raster::decode_gif(bytes, limits)?,
         "image/webp" => raster::decode_webp(bytes, limits)?,
+        // HEIF's own transforms (irot, imir) orient it; its EXIF orientation must be ignored.
+        "image/heic" | "image/heif" | "image/avif" => return heif::decode(bytes, limits),
         other => return Err(RenditionError::UnsupportedFormat(other.to_owned())),
     };
     let orientation = match mime {

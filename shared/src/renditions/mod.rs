@@ -8,6 +8,7 @@ mod colour;
 mod decode;
 mod encode;
 mod heap;
+mod heif;
 mod jpeg;
 mod libwebp;
 mod orient;
@@ -55,7 +56,7 @@ pub struct Rendition {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RenditionError {
-    #[error("{0} images get no renditions; upload a JPEG, PNG, GIF or WebP image")]
+    #[error("{0} images get no renditions; upload a JPEG, PNG, GIF, WebP, HEIC or AVIF image")]
     UnsupportedFormat(String),
     #[error("the image is corrupt or truncated ({0})")]
     Corrupt(String),
@@ -100,8 +101,26 @@ impl DecodeLimits {
 pub fn renders(mime: &str) -> bool {
     matches!(
         mime,
-        "image/jpeg" | "image/png" | "image/gif" | "image/webp"
+        "image/jpeg"
+            | "image/png"
+            | "image/gif"
+            | "image/webp"
+            | "image/heic"
+            | "image/heif"
+            | "image/avif"
     )
+}
+
+/// Width and height of an image stored as `width` x `height` (its header's size), as displayed:
+/// HEIF and AVIF by their `clap`/`irot` properties (their EXIF orientation is not to be applied),
+/// everything else by its EXIF orientation.
+pub fn displayed_size(bytes: &[u8], mime: &str, width: u32, height: u32) -> (u32, u32) {
+    match mime {
+        "image/heic" | "image/heif" | "image/avif" => {
+            heif::displayed_size(bytes).unwrap_or((width, height))
+        }
+        _ => Orientation::from_exif_container(bytes).displayed(width, height),
+    }
 }
 
 /// Makes every rendition of `bytes` (of type `mime`), largest first.
@@ -146,6 +165,9 @@ pub fn render(
     }
     Ok(renditions)
 }
+
+#[cfg(test)]
+pub(crate) use heif::tests as heif_samples;
 
 /// Also the image builders of the handler tests.
 #[cfg(test)]
