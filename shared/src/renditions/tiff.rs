@@ -30,6 +30,10 @@ pub(crate) fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Raster, Rend
     let mut budget = Limits::default();
     budget.decoding_buffer_size = decoder_memory(limits);
     budget.intermediate_buffer_size = decoder_memory(limits);
+    // Tag values are held as 32-byte `Value`s whatever their size in the file: 512 KiB of raw
+    // values (room for 64k strip offsets) stays under 16 MiB (fuzzing found 64 MiB at the
+    // default 1 MiB). The ICC profile, which can be larger, is read from the file directly.
+    budget.ifd_value_size = 512 * 1024;
     // The crate reads no palette images; a copy that calls them greyscale yields the indices.
     let palette_copy = indices_as_grey(bytes);
     let palette = palette_copy.is_some();
@@ -59,11 +63,7 @@ pub(crate) fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Raster, Rend
     {
         return Err(unsupported("signed or floating-point samples"));
     }
-    let icc_profile = decoder
-        .find_tag(Tag::IccProfile)
-        .ok()
-        .flatten()
-        .and_then(|value| value.into_u8_vec().ok());
+    let icc_profile = icc_profile(bytes);
     let associated_alpha = decoder
         .find_tag_unsigned_vec::<u16>(Tag::ExtraSamples)
         .ok()
@@ -219,10 +219,11 @@ pub(crate) fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Raster, Rend
     })
 }
 
-/// A copy of a palette TIFF (PhotometricInterpretation 3 in IFD 0) whose IFD 0 says BlackIsZero
-/// (1) instead: the `tiff` crate refuses palette images but reads their indices as grey samples,
-/// and the colour map is applied here. `None` for every other file (and for BigTIFF).
-fn indices_as_grey(bytes: &[u8]) -> Option<Vec<u8>> {
+/// An IFD entry: tag, type, count, and where its four-byte value field is in the file.
+type Entry = (u16, u16, u32, usize);
+
+/// IFD 0's entries of a classic (not Big) TIFF, with the byte order (`true`: little-endian).
+fn ifd0(bytes: &[u8]) -> Option<(bool, Vec<Entry>)> {
     let little = match bytes.get(..4)? {
         b"II*\0" => true,
         b"MM\0*" => false,
@@ -236,28 +237,62 @@ fn indices_as_grey(bytes: &[u8]) -> Option<Vec<u8>> {
             u16::from_be_bytes(b)
         })
     };
-    let b: [u8; 4] = bytes.get(4..8)?.try_into().ok()?;
-    let ifd = if little {
+    let ifd = u32_at(bytes, 4, little)? as usize;
+    let count = usize::from(u16_at(ifd)?);
+    let entries = (0..count)
+        .map(|i| {
+            let entry = ifd.checked_add(2 + i * 12)?;
+            Some((
+                u16_at(entry)?,
+                u16_at(entry + 2)?,
+                u32_at(bytes, entry + 4, little)?,
+                entry + 8,
+            ))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some((little, entries))
+}
+
+fn u32_at(bytes: &[u8], at: usize, little: bool) -> Option<u32> {
+    let b: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
+    Some(if little {
         u32::from_le_bytes(b)
     } else {
         u32::from_be_bytes(b)
-    } as usize;
-    let count = usize::from(u16_at(ifd)?);
-    (0..count).find_map(|i| {
-        let entry = ifd + 2 + i * 12;
-        // PhotometricInterpretation, SHORT, one value of 3 (RGB palette).
-        if u16_at(entry)? != 262 || u16_at(entry + 2)? != 3 || u16_at(entry + 8)? != 3 {
-            return None;
-        }
-        let mut copy = bytes.to_vec();
-        let one = if little {
-            1u16.to_le_bytes()
-        } else {
-            1u16.to_be_bytes()
-        };
-        copy[entry + 8..entry + 10].copy_from_slice(&one);
-        Some(copy)
     })
+}
+
+/// The ICC profile (tag 34675, bytes) of IFD 0, borrowed from the file.
+fn icc_profile(bytes: &[u8]) -> Option<Vec<u8>> {
+    let (little, entries) = ifd0(bytes)?;
+    let &(_, kind, count, field) = entries.iter().find(|(tag, ..)| *tag == 34675)?;
+    // UNDEFINED or BYTE; four bytes or fewer would be inline, and no profile is that small.
+    if !matches!(kind, 1 | 7) || count <= 4 {
+        return None;
+    }
+    let at = u32_at(bytes, field, little)? as usize;
+    bytes
+        .get(at..at.checked_add(count as usize)?)
+        .map(<[u8]>::to_vec)
+}
+
+/// A copy of a palette TIFF (PhotometricInterpretation 3 in IFD 0) whose IFD 0 says BlackIsZero
+/// (1) instead: the `tiff` crate refuses palette images but reads their indices as grey samples,
+/// and the colour map is applied here. `None` for every other file (and for BigTIFF).
+fn indices_as_grey(bytes: &[u8]) -> Option<Vec<u8>> {
+    let (little, entries) = ifd0(bytes)?;
+    // PhotometricInterpretation, SHORT, one value of 3 (RGB palette).
+    let &(_, _, _, field) = entries
+        .iter()
+        .find(|&&(tag, kind, count, _)| tag == 262 && kind == 3 && count == 1)?;
+    let value = bytes.get(field..field + 2)?;
+    let three = if little { [3, 0] } else { [0, 3] };
+    if value != three {
+        return None;
+    }
+    let mut copy = bytes.to_vec();
+    copy[field..field + 2].copy_from_slice(if little { &[1, 0] } else { &[0, 1] });
+    Some(copy)
 }
 
 /// The first `len` samples, or an error when the decoder gave fewer.
