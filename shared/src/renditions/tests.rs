@@ -1539,6 +1539,15 @@ fn tiff_limits_and_damage() {
         render(&dangling, "image/tiff", &sizes(), &limits()),
         Err(RenditionError::Corrupt(_))
     ));
+    // StripOffsets claiming two million values (what fuzzing found): refused before the crate
+    // turns them into a 64 MiB vector.
+    let mut many = tiff_page(10, 1, 2, &[8, 8, 8], vec![&[0u8; 30][..]]);
+    many.tags.push((273, 4, vec![8; 2_000_000]));
+    let many = tiff_file(&[many]);
+    assert!(matches!(
+        render(&many, "image/tiff", &sizes(), &limits()),
+        Err(RenditionError::Corrupt(detail)) if detail.contains("too many values")
+    ));
     let floats = [0u8; 4];
     let mut float_page = tiff_page(1, 1, 1, &[32], vec![&floats]);
     float_page.tags.push(short(339, &[3]));

@@ -30,10 +30,20 @@ pub(crate) fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Raster, Rend
     let mut budget = Limits::default();
     budget.decoding_buffer_size = decoder_memory(limits);
     budget.intermediate_buffer_size = decoder_memory(limits);
-    // Tag values are held as 32-byte `Value`s whatever their size in the file: 512 KiB of raw
-    // values (room for 64k strip offsets) stays under 16 MiB (fuzzing found 64 MiB at the
-    // default 1 MiB). The ICC profile, which can be larger, is read from the file directly.
-    budget.ifd_value_size = 512 * 1024;
+    // Tags read later are capped too; the ICC profile, which can be larger, is read directly.
+    budget.ifd_value_size = MAX_TAG_BYTES as usize;
+    // The crate reads IFD 0's layout tags in `Decoder::new`, before `with_limits` applies, and
+    // holds every value as a 32-byte `Value`: fuzzing found one tag count making a 64 MiB
+    // allocation. Those tags are measured here first.
+    if let Some((_, entries)) = ifd0(bytes)
+        && entries.iter().any(|&(tag, kind, count, _)| {
+            LAYOUT_TAGS.contains(&tag) && u64::from(count) * type_size(kind) > MAX_TAG_BYTES
+        })
+    {
+        return Err(RenditionError::Corrupt(
+            "a TIFF tag holds too many values".into(),
+        ));
+    }
     // The crate reads no palette images; a copy that calls them greyscale yields the indices.
     let palette_copy = indices_as_grey(bytes);
     let palette = palette_copy.is_some();
@@ -217,6 +227,25 @@ pub(crate) fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Raster, Rend
         // A CMYK profile has been applied already; an RGB or grey one is applied later.
         icc_profile: if cmyk { None } else { icc_profile },
     })
+}
+
+/// The tags `tiff` reads when it opens a page: BitsPerSample, StripOffsets, StripByteCounts,
+/// ColorMap, TileOffsets, TileByteCounts, ExtraSamples, SampleFormat, JPEGTables,
+/// YCbCrSubSampling.
+const LAYOUT_TAGS: [u16; 10] = [258, 273, 279, 320, 324, 325, 338, 339, 347, 530];
+
+/// Raw bytes a layout tag may hold: 64k strip or tile offsets, far beyond real files (a 20,000-row
+/// image in one-row strips needs 80 KB).
+const MAX_TAG_BYTES: u64 = 256 * 1024;
+
+/// Bytes a value of TIFF type `kind` takes (TIFF 6.0 and BigTIFF types; unknown types count 8).
+fn type_size(kind: u16) -> u64 {
+    match kind {
+        1 | 2 | 6 | 7 => 1,
+        3 | 8 => 2,
+        4 | 9 | 11 | 13 => 4,
+        _ => 8,
+    }
 }
 
 /// An IFD entry: tag, type, count, and where its four-byte value field is in the file.
