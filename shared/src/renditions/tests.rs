@@ -1548,6 +1548,16 @@ fn tiff_limits_and_damage() {
         render(&many, "image/tiff", &sizes(), &limits()),
         Err(RenditionError::Corrupt(detail)) if detail.contains("too many values")
     ));
+    // The fuzzer's case: an ImageWidth entry of 2,097,153 LONGs, its value past the file's end.
+    let mut wide = tiff_file(&[tiff_page(1, 1, 1, &[8], vec![&[0u8][..]])]);
+    let ifd = u32::from_le_bytes(wide[4..8].try_into().unwrap()) as usize;
+    let width_entry = ifd + 2; // the entries are sorted: ImageWidth (256) comes first
+    assert_eq!(&wide[width_entry..width_entry + 2], &256u16.to_le_bytes());
+    wide[width_entry + 4..width_entry + 8].copy_from_slice(&2_097_153u32.to_le_bytes());
+    assert!(matches!(
+        render(&wide, "image/tiff", &sizes(), &limits()),
+        Err(RenditionError::Corrupt(detail)) if detail.contains("too many values")
+    ));
     let floats = [0u8; 4];
     let mut float_page = tiff_page(1, 1, 1, &[32], vec![&floats]);
     float_page.tags.push(short(339, &[3]));

@@ -229,10 +229,15 @@ pub(crate) fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Raster, Rend
     })
 }
 
-/// The tags `tiff` reads when it opens a page: BitsPerSample, StripOffsets, StripByteCounts,
-/// ColorMap, TileOffsets, TileByteCounts, ExtraSamples, SampleFormat, JPEGTables,
+/// The tags `tiff` 0.11 reads when it opens a page (`decoder/image.rs`), and ColorMap, read here:
+/// ImageWidth, ImageLength, BitsPerSample, Compression, PhotometricInterpretation, StripOffsets,
+/// SamplesPerPixel, RowsPerStrip, StripByteCounts, PlanarConfiguration, Predictor, TileWidth,
+/// TileLength, TileOffsets, TileByteCounts, ColorMap, ExtraSamples, SampleFormat, JPEGTables,
 /// YCbCrSubSampling.
-const LAYOUT_TAGS: [u16; 10] = [258, 273, 279, 320, 324, 325, 338, 339, 347, 530];
+const LAYOUT_TAGS: [u16; 20] = [
+    256, 257, 258, 259, 262, 273, 277, 278, 279, 284, 317, 322, 323, 324, 325, 320, 338, 339, 347,
+    530,
+];
 
 /// Raw bytes a layout tag may hold: 64k strip or tile offsets, far beyond real files (a 20,000-row
 /// image in one-row strips needs 80 KB).
