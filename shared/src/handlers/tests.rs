@@ -846,21 +846,7 @@ async fn handle_error_reads_every_common_boolean_spelling() {
     let h = Harness::new().await;
     let missing = AssetKey::generate().to_string();
     // (spelling, Some(placeholder?) or None for a 400)
-    let spellings: [(&str, Option<bool>); 12] = [
-        ("true", Some(true)),
-        ("True", Some(true)),
-        ("TRUE", Some(true)),
-        ("1", Some(true)),
-        ("false", Some(false)),
-        ("False", Some(false)),
-        ("FALSE", Some(false)),
-        ("0", Some(false)),
-        ("", None),
-        ("yes", None),
-        ("tru", None),
-        ("-1", None),
-    ];
-    for (spelling, expected) in spellings {
+    for (spelling, expected) in crate::http::QUERY_BOOL_SPELLINGS {
         let response = h
             .get(&missing, None, &[("handleError", spelling)], &[])
             .await;

@@ -13,6 +13,8 @@ pub use company_asset::CompanyAsset;
 pub use error::ApiError;
 pub use multipart::{UploadForm, parse_upload_form};
 pub use observe::observed;
+#[cfg(test)]
+pub(crate) use request::QUERY_BOOL_SPELLINGS;
 pub use request::{
     asset_key_param, base_url, handle_error_flag, presented_api_key, rendition_param,
 };

@@ -91,6 +91,28 @@ pub fn query_bool(value: &str) -> Option<bool> {
     }
 }
 
+/// Spellings of a query boolean and what [`query_bool`] makes of each (`None`: a 400), shared by
+/// the parser's unit test and the handler test that sends each one.
+#[cfg(test)]
+pub(crate) const QUERY_BOOL_SPELLINGS: [(&str, Option<bool>); 16] = [
+    ("true", Some(true)),
+    ("True", Some(true)),
+    ("TRUE", Some(true)),
+    ("tRuE", Some(true)),
+    ("1", Some(true)),
+    ("false", Some(false)),
+    ("False", Some(false)),
+    ("FALSE", Some(false)),
+    ("0", Some(false)),
+    ("", None),
+    ("yes", None),
+    ("on", None),
+    (" true", None),
+    ("01", None),
+    ("2", None),
+    ("truee", None),
+];
+
 /// The `size` query parameter of a GET: absent for the original, else one of the renditions.
 pub fn rendition_param(req: &Request) -> Result<Option<RenditionSize>, ApiError> {
     let params = req.query_string_parameters_ref();
@@ -178,25 +200,7 @@ mod tests {
 
     #[test]
     fn query_booleans_as_clients_write_them() {
-        let cases: [(&str, Option<bool>); 16] = [
-            ("true", Some(true)),
-            ("True", Some(true)),
-            ("TRUE", Some(true)),
-            ("tRuE", Some(true)),
-            ("1", Some(true)),
-            ("false", Some(false)),
-            ("False", Some(false)),
-            ("FALSE", Some(false)),
-            ("0", Some(false)),
-            ("", None),
-            ("yes", None),
-            ("on", None),
-            (" true", None),
-            ("01", None),
-            ("2", None),
-            ("truee", None),
-        ];
-        for (value, expected) in cases {
+        for (value, expected) in QUERY_BOOL_SPELLINGS {
             assert_eq!(query_bool(value), expected, "{value:?}");
         }
     }
