@@ -20,6 +20,16 @@ for target in multipart content image_decode; do
   corpus="$STATE_DIR/fuzz-corpus/$target"
   mkdir -p "$corpus"
   cp -n "corpus/$target/"* "$corpus/"
+  # Real HEIC/AVIF files are read from ../shared/samples (never committed): the small ones seed
+  # the decoder target, whose mutations then reach the HEIF container, HEVC and AV1 decoders.
+  if [[ "$target" == image_decode ]]; then
+    for sample in ianare__samplefilehub.heif mdex__cheers_1440x960.heic pillow__transparency.avif \
+      pillow__rot1mir0.avif avifsamples__fox.profile0.8bpc.yuv420.avif; do
+      if [[ -f "$ROOT/../shared/samples/$sample" ]]; then
+        cp -n "$ROOT/../shared/samples/$sample" "$corpus/"
+      fi
+    done
+  fi
   log "fuzzing $target for ${SECONDS_PER_TARGET}s"
   run_log="$STATE_DIR/fuzz-$target.log"
   if cargo +nightly fuzz run "$target" "$corpus" -- \
