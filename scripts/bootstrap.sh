@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the tests need and is not part of a Rust toolchain:
 # moto's server and cargo-lambda (with its bundled zig) from PyPI into ./.venv, and the real HTTP
-# clients the upload tests drive (Chromium and Node from Debian, form-data from npm).
+# clients the upload tests drive (Chromium and Node from Debian, form-data from npm), build tools
+# (cmake, nasm) and libheif's heif-convert (reference decoder of the HEIC/AVIF tests).
 # Safe to run again: it only reinstalls when scripts/requirements-dev.txt changed.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -10,23 +11,20 @@ command -v cargo >/dev/null || die "cargo is required (install Rust with rustup)
 command -v python3 >/dev/null || die "python3 is required"
 command -v curl >/dev/null || die "curl is required"
 
-# libjpeg-turbo (renditions) is built from source by the turbojpeg crate: it needs cmake and nasm.
-if ! command -v cmake >/dev/null || ! command -v nasm >/dev/null; then
-  log "installing cmake and nasm (Debian packages) for libjpeg-turbo"
-  sudo_cmd=""
-  [[ "$(id -u)" == 0 ]] || sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq >/dev/null || true
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq cmake nasm >/dev/null
-fi
-
-# The real-client tests (shared/tests/real_clients.rs) drive headless Chromium and Node's own
-# fetch and the form-data package; curl and Python's requests/httpx come with the above / the venv.
+# Debian packages, installed only when missing: cmake and nasm build libjpeg-turbo (turbojpeg
+# crate) and rav1d's assembly; test-only: libheif's heif-convert is the reference decoder the
+# HEIC/AVIF tests compare against, and the real-client tests (shared/tests/real_clients.rs) drive
+# headless Chromium and Node's own fetch and the form-data package (curl and Python's
+# requests/httpx come with the above / the venv).
 apt_missing=()
+command -v cmake >/dev/null || apt_missing+=(cmake)
+command -v nasm >/dev/null || apt_missing+=(nasm)
+command -v heif-convert >/dev/null || apt_missing+=(libheif-examples)
 command -v chromium >/dev/null || apt_missing+=(chromium)
 command -v node >/dev/null || apt_missing+=(nodejs)
 command -v npm >/dev/null || apt_missing+=(npm)
 if ((${#apt_missing[@]})); then
-  log "installing ${apt_missing[*]} (Debian packages) for the real-client tests"
+  log "installing ${apt_missing[*]} (Debian packages)"
   sudo_cmd=""
   [[ "$(id -u)" == 0 ]] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq >/dev/null || true

@@ -459,3 +459,78 @@ async fn large_responses_are_answered_concurrently_and_then_one_by_one() {
         }
     }
 }
+
+/// The real iPhone photo (12 MP grid HEIC, Display P3), uploaded publicly through `cargo lambda
+/// watch`: its four renditions are JPEGs that a browser (headless Chromium, Debian's `chromium`,
+/// installed by `scripts/bootstrap.sh`) displays in `<img>` elements, upright.
+#[tokio::test]
+async fn a_browser_displays_the_renditions_of_an_iphone_heic() {
+    let Some(stack) = stack().await else { return };
+    let heic = support::sample("ianare__iphone_13_pro_max.HEIC");
+    let response = stack
+        .upload(
+            "public",
+            Some(&stack.acme),
+            form(None, None, "IMG_0001.HEIC", &heic),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let asset: Value = response.json().await.unwrap();
+    assert_eq!(asset["contentType"], "image/heic");
+    assert_eq!(
+        (asset["width"].as_u64(), asset["height"].as_u64()),
+        (Some(3024), Some(4032))
+    );
+    let original = fetch_bytes(
+        &stack,
+        asset["origURL"].as_str().unwrap(),
+        None,
+        "image/heic",
+    )
+    .await;
+    assert_eq!(original, heic, "the original byte for byte");
+
+    let fields = ["thumbURL", "mediumURL", "largeURL", "largeX2URL"];
+    let images: String = fields
+        .iter()
+        .map(|field| format!("<img src=\"{}\">", asset[field].as_str().unwrap()))
+        .collect();
+    // After every image has loaded (or failed), the page writes their natural sizes into its body.
+    let page = format!(
+        "<!doctype html><html><body>{images}<script>\
+         addEventListener('load', () => {{ document.body.dataset.sizes = \
+         [...document.images].map(i => i.naturalWidth + 'x' + i.naturalHeight).join(' '); }});\
+         </script></body></html>"
+    );
+    let dir = std::env::temp_dir().join(format!("e2e-browser-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let html = dir.join("renditions.html");
+    std::fs::write(&html, page).unwrap();
+    let output = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            &format!("--user-data-dir={}", dir.join("profile").display()),
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .expect("chromium (Debian package, scripts/bootstrap.sh) must be installed");
+    let _ = std::fs::remove_dir_all(&dir);
+    let dom = String::from_utf8_lossy(&output.stdout);
+    let sizes = dom
+        .split("data-sizes=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| {
+            panic!(
+                "no sizes in the page: {dom}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    // Every rendition displayed (naturalWidth > 0), portrait, at its box size.
+    assert_eq!(sizes, "120x160 360x480 768x1024 1536x2048");
+}

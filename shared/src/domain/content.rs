@@ -74,7 +74,8 @@ const ALLOWED: &[Allowed] = &[
     allow("image/gif", "gif", Image, true),
     allow("image/webp", "webp", Image, true),
     allow("image/avif", "avif", Image, true),
-    allow("image/heif", "heic", Image, true),
+    allow("image/heic", "heic", Image, true),
+    allow("image/heif", "heif", Image, true),
     allow("image/bmp", "bmp", Image, true),
     allow("image/tiff", "tiff", Image, false),
     allow("application/pdf", "pdf", Document, false),
@@ -146,7 +147,7 @@ pub fn detect_content(
         return Err(ContentRejection::Empty);
     }
     if let Some(kind) = infer::get(bytes) {
-        let mime = kind.mime_type();
+        let mime = heif_brand_mime(bytes).unwrap_or(kind.mime_type());
         if matches!(mime, "text/html" | "text/xml" | "image/svg+xml") {
             return Err(ContentRejection::Markup);
         }
@@ -166,6 +167,26 @@ pub fn detect_content(
     }
     let is_csv = filename.is_some_and(|f| f.to_ascii_lowercase().ends_with(".csv"));
     Ok(if is_csv { CSV } else { PLAIN_TEXT }.detected())
+}
+
+/// The type of a HEIF file by its major brand (`ftyp`), which `infer` does not distinguish: the
+/// rule of ISO/IEC 23008-12 Annex C (and libheif's `heif_get_file_mime_type`): `heic`, `heix`,
+/// `heim`, `heis` are `image/heic`, `avif`/`avis` are `image/avif`, and any other HEIF brand
+/// (`mif1`, `msf1`, ...) is `image/heif`. `None` when `bytes` is not a HEIF/AVIF file.
+fn heif_brand_mime(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.get(4..8)? != b"ftyp" {
+        return None;
+    }
+    let ftyp_len = u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+    let compatible = bytes.get(16..ftyp_len.min(bytes.len())).unwrap_or_default();
+    let has_brand = |brand: &[u8]| compatible.chunks_exact(4).any(|b| b == brand);
+    Some(match bytes.get(8..12)? {
+        b"heic" | b"heix" | b"heim" | b"heis" => "image/heic",
+        b"avif" | b"avis" => "image/avif",
+        b"mif1" | b"msf1" | b"mif2" if has_brand(b"avif") => "image/avif",
+        b"mif1" | b"msf1" | b"mif2" | b"hevc" | b"hevx" => "image/heif",
+        _ => return None,
+    })
 }
 
 impl Allowed {
@@ -476,6 +497,44 @@ mod tests {
         );
         let pdf = detect_content(PDF, None).unwrap();
         assert_eq!(pdf.check_image(PDF, limits), Ok(None));
+    }
+
+    fn ftyp(major: &[u8; 4], compatible: &[&[u8; 4]]) -> Vec<u8> {
+        let len = 16 + 4 * compatible.len();
+        let mut out = (len as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(b"ftyp");
+        out.extend_from_slice(major);
+        out.extend_from_slice(&[0; 4]);
+        compatible.iter().for_each(|b| out.extend_from_slice(*b));
+        // What follows the box is not a brand.
+        out.extend_from_slice(b"\0\0\0\x08avif");
+        out
+    }
+
+    #[test]
+    fn heif_files_are_named_by_their_major_brand() {
+        let mime = |major, compatible: &[&[u8; 4]]| {
+            detect_content(&ftyp(major, compatible), None).map(|c| (c.mime, c.extension))
+        };
+        assert_eq!(
+            mime(b"heic", &[b"mif1", b"heic"]),
+            Ok(("image/heic", "heic"))
+        );
+        assert_eq!(mime(b"heix", &[b"mif1"]), Ok(("image/heic", "heic")));
+        assert_eq!(
+            mime(b"mif1", &[b"mif1", b"heic"]),
+            Ok(("image/heif", "heif"))
+        );
+        assert_eq!(
+            mime(b"avif", &[b"mif1", b"miaf"]),
+            Ok(("image/avif", "avif"))
+        );
+        assert_eq!(mime(b"mif1", &[b"avif"]), Ok(("image/avif", "avif")));
+        // An MP4 is not a HEIF image.
+        assert_eq!(
+            mime(b"isom", &[b"isom", b"mp42"]).map(|m| m.0),
+            Ok("video/mp4")
+        );
     }
 
     #[test]

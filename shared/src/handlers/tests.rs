@@ -942,6 +942,20 @@ async fn uploads_of_every_rendered_format_answer_a_company_asset_with_renditions
             (128, 128),
             "image/jpeg",
         ),
+        // Named .heic, but its major brand is `mif1`: a HEIF file (HEVC-coded).
+        (
+            "mdex__cheers_1440x960.heic",
+            "image/heif",
+            (1440, 960),
+            "image/jpeg",
+        ),
+        // Stored 427x640, turned by its irot and imir.
+        (
+            "pillow__rot1mir0.avif",
+            "image/avif",
+            (640, 427),
+            "image/jpeg",
+        ),
     ];
     let h = Harness::new().await;
     for (name, content_type, (width, height), rendition_type) in cases {
@@ -990,4 +1004,66 @@ async fn a_truncated_jpeg_is_refused_as_truncated_and_nothing_is_stored() {
         body_text(&response)
     );
     assert!(h.nothing_stored());
+}
+
+#[tokio::test]
+async fn an_iphone_heic_is_kept_as_uploaded_and_rendered_upright_in_jpeg() {
+    use crate::renditions::heif_samples::IPHONE;
+    use crate::renditions::tests::sample;
+    let h = Harness::new().await;
+    let heic = sample(IPHONE);
+    let asset = h.upload_ok(Visibility::Private, &heic, "IMG_0001").await;
+    assert_eq!(asset["contentType"], "image/heic");
+    // Stored 4032x3024 with irot 3 (and EXIF orientation 6, which HEIF readers do not apply).
+    assert_eq!(
+        (asset["width"].as_u64(), asset["height"].as_u64()),
+        (Some(3024), Some(4032))
+    );
+    let key = asset["key"].as_str().unwrap();
+    for (size, (width, height)) in
+        SIZES
+            .iter()
+            .zip([(120, 160), (360, 480), (768, 1024), (1536, 2048)])
+    {
+        let response = h.get(key, Some(&h.acme_key), &[("size", size)], &[]).await;
+        assert_eq!(response.status(), StatusCode::OK, "{size}");
+        assert_eq!(header_of(&response, "content-type"), "image/jpeg", "{size}");
+        let header = turbojpeg::read_header(response.body().as_ref()).unwrap();
+        assert_eq!((header.width, header.height), (width, height), "{size}");
+    }
+    let original = h.get(key, Some(&h.acme_key), &[], &[]).await;
+    assert_eq!(header_of(&original, "content-type"), "image/heic");
+    assert_eq!(
+        original.body().as_ref(),
+        &heic[..],
+        "the original byte for byte"
+    );
+}
+
+#[tokio::test]
+async fn a_transparent_avif_gets_png_renditions_and_a_damaged_heic_is_refused() {
+    use crate::renditions::tests::sample;
+    let h = Harness::new().await;
+    let avif = sample("pillow__transparency.avif");
+    let asset = h.upload_ok(Visibility::Public, &avif, "logo").await;
+    assert_eq!(asset["contentType"], "image/avif");
+    let key = asset["key"].as_str().unwrap();
+    let thumb = h.get(key, None, &[("size", "thumb")], &[]).await;
+    assert_eq!(header_of(&thumb, "content-type"), "image/png");
+
+    let heic = sample("mdex__cheers_1440x960.heic");
+    let response = h
+        .upload_file(Visibility::Private, "cut.heic", &heic[..heic.len() / 2])
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body_text(&response).contains("invalid_image"),
+        "{}",
+        body_text(&response)
+    );
+    assert_eq!(
+        (h.blobs.len(), h.assets.len()),
+        (5, 1),
+        "only the AVIF and its renditions are stored"
+    );
 }

@@ -2,7 +2,7 @@
 
 use super::orient::Orientation;
 use super::pixels::Pixels;
-use super::{DecodeLimits, RenditionError, jpeg, raster, tiff};
+use super::{DecodeLimits, RenditionError, heif, jpeg, raster, tiff};
 use crate::domain::{RenditionSize, RenditionSizes};
 
 /// What a format decoder gives back: pixels (possibly already shrunk on load) and colour facts.
@@ -33,6 +33,8 @@ pub(crate) fn decode(
         "image/webp" => raster::decode_webp(bytes, limits)?,
         "image/tiff" => tiff::decode(bytes, limits)?,
         "image/bmp" => raster::decode_bmp(bytes, limits)?,
+        // HEIF's own transforms (irot, imir) orient it; its EXIF orientation must be ignored.
+        "image/heic" | "image/heif" | "image/avif" => return heif::decode(bytes, limits),
         other => return Err(RenditionError::UnsupportedFormat(other.to_owned())),
     };
     let orientation = match mime {

@@ -9,6 +9,7 @@ mod decode;
 mod encode;
 mod format;
 mod heap;
+mod heif;
 mod jpeg;
 mod libwebp;
 mod orient;
@@ -67,7 +68,9 @@ pub struct Rendition {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RenditionError {
-    #[error("{0} images get no renditions; upload a JPEG, PNG, GIF, WebP, TIFF or BMP image")]
+    #[error(
+        "{0} images get no renditions; upload a JPEG, PNG, GIF, WebP, HEIC, AVIF, TIFF or BMP image"
+    )]
     UnsupportedFormat(String),
     #[error("the image is corrupt or truncated ({0})")]
     Corrupt(String),
@@ -112,7 +115,15 @@ impl DecodeLimits {
 pub fn renders(mime: &str) -> bool {
     matches!(
         mime,
-        "image/jpeg" | "image/png" | "image/gif" | "image/webp" | "image/tiff" | "image/bmp"
+        "image/jpeg"
+            | "image/png"
+            | "image/gif"
+            | "image/webp"
+            | "image/heic"
+            | "image/heif"
+            | "image/avif"
+            | "image/tiff"
+            | "image/bmp"
     )
 }
 
@@ -169,6 +180,9 @@ pub fn render(
         renditions,
     })
 }
+
+#[cfg(test)]
+pub(crate) use heif::tests as heif_samples;
 
 /// Also the image builders of the handler tests.
 #[cfg(test)]

@@ -12,6 +12,14 @@ pub const JPEG: &[u8] = include_bytes!("../fixtures/photo.jpg");
 pub const PNG: &[u8] = include_bytes!("../fixtures/logo.png");
 pub const PDF: &[u8] = include_bytes!("../fixtures/document.pdf");
 
+/// A real file from `../shared/samples/` (beside the repository; never committed into it).
+pub fn sample(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/samples")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 fn required() -> bool {
     std::env::var("REQUIRE_LOCAL_AWS").is_ok_and(|v| v == "1")
 }

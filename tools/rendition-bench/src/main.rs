@@ -75,6 +75,9 @@ fn mime_of(path: &str) -> &'static str {
         Some("webp") => "image/webp",
         Some("gif") => "image/gif",
         Some("tif" | "tiff") => "image/tiff",
+        Some("heic" | "HEIC") => "image/heic",
+        Some("heif" | "HEIF") => "image/heif",
+        Some("avif") => "image/avif",
         other => panic!("unknown photo type {other:?}"),
     }
 }
@@ -165,6 +168,36 @@ fn decode_full(bytes: &[u8], mime: &str) -> (Vec<u8>, u32, u32) {
                 tiff::decoder::DecodingResult::U8(buf) => (buf, w, h),
                 _ => panic!("bench TIFFs are 8-bit"),
             }
+        }
+        // heifer's own decode with its own ICC -> sRGB (not moxcms), as the renditions are sRGB.
+        "image/heic" | "image/heif" => {
+            let options = heifer::Options {
+                max_threads: 1,
+                max_pixels: 0,
+            };
+            let image = heifer::decode_srgb_rgba8(bytes, &options).unwrap();
+            let rgb = image
+                .data
+                .chunks_exact(4)
+                .flat_map(|p| [p[0], p[1], p[2]])
+                .collect();
+            (rgb, image.width, image.height)
+        }
+        // libheif (Debian's heif-convert, with libaom or dav1d): a decoder that is not ours.
+        "image/avif" => {
+            let dir = std::env::temp_dir().join(format!("rendition-bench-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let png_path = dir.join("reference.png");
+            let source = dir.join("source.avif");
+            std::fs::write(&source, bytes).unwrap();
+            let status = Command::new("heif-convert")
+                .args(["--quiet".as_ref(), source.as_os_str(), png_path.as_os_str()])
+                .status()
+                .expect("heif-convert (scripts/bootstrap.sh)");
+            assert!(status.success());
+            let png = std::fs::read(&png_path).unwrap();
+            let _ = std::fs::remove_dir_all(&dir);
+            decode_full(&png, "image/png")
         }
         other => panic!("no reference decoder for {other}"),
     }
@@ -359,7 +392,11 @@ fn main() {
             let ours_ms = run["median_ms"].as_f64().unwrap_or(f64::NAN);
             ours.push(ours_ms);
             ours_mib = ours_mib.max(run["peak_rss_mib"].as_f64().unwrap_or(f64::NAN));
-            if let (Some(bench), Some(out)) = (&args.sharp_bench, &args.sharp_out) {
+            // sharp's prebuilt libvips reads AVIF but not HEIC (its libheif has no HEVC decoder).
+            let sharp_reads = !matches!(mime_of(photo), "image/heic" | "image/heif");
+            if let (Some(bench), Some(out), true) =
+                (&args.sharp_bench, &args.sharp_out, sharp_reads)
+            {
                 let run = child(
                     node,
                     &[
