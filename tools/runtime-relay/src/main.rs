@@ -13,16 +13,19 @@
 //! stays open the emulator never sees the end of the body (the HTTP client waits forever), and when
 //! it is closed the emulator answers its own 500. Bodies that arrive with the request head (tens of
 //! KB) are not affected; multi-megabyte ones nearly always are. Reproduction:
-//! `docs/upstream/cargo-lambda-watch-early-response.md`.
+//! `docs/upstream/watch-early-response/`.
 //!
 //! What the relay does: it starts `BINARY` with `AWS_LAMBDA_RUNTIME_API` pointing at itself
-//! (127.0.0.1, a free port), reads each request of the function completely, and forwards it over
-//! ONE keep-alive connection to the emulator, strictly one exchange at a time. The emulator then
-//! always receives the function's next request on the connection that carried the previous body,
-//! which makes it finish reading that body first: the order a sequential runtime client that reuses
-//! its connection produces, and the one the emulator handles correctly. Real Lambda (RAPID) reads a
-//! response before it acknowledges it, so deployed functions need none of this; the relay never
-//! ships (it is not in `template.yaml`) and changes nothing the function sees but the address.
+//! (127.0.0.1, a free port), reads each request of the function completely, and forwards it to
+//! the emulator over ONE HTTP/2 connection (cleartext, prior knowledge; watch's server speaks both
+//! versions). Each call is then its own stream with its own flow control: the emulator's late,
+//! lazy read of a response body can neither hold up the function's next `GET .../next` (HTTP/1
+//! queues it behind the unread body on the same connection) nor lose it (when the emulator stops
+//! reading a body whose HTTP client went away, HTTP/1 closes the whole connection, and with it the
+//! instance's pending `next`; HTTP/2 resets only that stream). One connection keeps the instance's
+//! identity, which watch derives from the peer address. Real Lambda (RAPID) reads a response
+//! before it acknowledges it, so deployed functions need none of this; the relay never ships (it
+//! is not in `template.yaml`) and changes nothing the function sees but the address.
 //!
 //! Without `AWS_LAMBDA_RUNTIME_API` in its environment (a plain `cargo run` of a tool), it just
 //! runs `BINARY`. It exits with the function's exit status.
@@ -35,64 +38,62 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::client::conn::http1::SendRequest;
+use hyper::client::conn::http2::SendRequest;
 use hyper::server::conn::http1 as server_http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::Command;
 use tokio::sync::Mutex;
 
 const RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
 
-/// The one upstream connection, opened on first use and again after it fails.
+/// The one upstream HTTP/2 connection, opened on first use and again after it fails.
 struct Upstream {
     authority: String,
     sender: Mutex<Option<SendRequest<Full<Bytes>>>>,
 }
 
 impl Upstream {
-    /// Sends one whole request and reads the whole response, holding the connection throughout so
-    /// exchanges never overlap. A failed exchange drops the connection; the next one reconnects.
+    /// The live connection's handle, connecting first when there is none (or it has closed).
+    async fn connection(&self) -> Result<SendRequest<Full<Bytes>>, String> {
+        let mut slot = self.sender.lock().await;
+        if let Some(sender) = slot.as_ref().filter(|s| !s.is_closed()) {
+            return Ok(sender.clone());
+        }
+        let stream = TcpStream::connect(&self.authority)
+            .await
+            .map_err(|e| format!("connect {}: {e}", self.authority))?;
+        stream.set_nodelay(true).ok();
+        let (sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+                .await
+                .map_err(|e| format!("HTTP/2 handshake with {}: {e}", self.authority))?;
+        tokio::spawn(connection);
+        *slot = Some(sender.clone());
+        Ok(sender)
+    }
+
+    /// Sends one whole request as its own stream and reads the whole response.
     async fn exchange(
         &self,
         request: Request<Full<Bytes>>,
     ) -> Result<Response<Full<Bytes>>, String> {
-        let mut slot = self.sender.lock().await;
-        if slot.as_ref().is_none_or(|s| s.is_closed()) {
-            let stream = TcpStream::connect(&self.authority)
-                .await
-                .map_err(|e| format!("connect {}: {e}", self.authority))?;
-            stream.set_nodelay(true).ok();
-            let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                .await
-                .map_err(|e| format!("handshake: {e}"))?;
-            tokio::spawn(connection);
-            *slot = Some(sender);
-        }
-        let sender = slot.as_mut().expect("connected above");
-        let result = async {
-            sender.ready().await.map_err(|e| e.to_string())?;
-            let response = sender
-                .send_request(request)
-                .await
-                .map_err(|e| e.to_string())?;
-            let (parts, body) = response.into_parts();
-            let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
-            Ok(Response::from_parts(parts, Full::new(body)))
-        }
-        .await;
-        if result.is_err() {
-            *slot = None;
-        }
-        result
+        let mut sender = self.connection().await?;
+        sender.ready().await.map_err(|e| e.to_string())?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        Ok(Response::from_parts(parts, Full::new(body)))
     }
 }
 
 /// Reads the function's request whole, relays it, and answers with the emulator's answer. The
-/// exchange runs in its own task so that a function going away mid-call cannot cut an exchange
-/// (and the shared connection) in half.
+/// exchange runs in its own task so that a function going away mid-call cannot cut it in half.
 async fn relay(
     upstream: Arc<Upstream>,
     request: Request<Incoming>,
@@ -102,10 +103,22 @@ async fn relay(
         Ok(body) => body.to_bytes(),
         Err(e) => return Ok(bad_gateway(format!("reading the function's request: {e}"))),
     };
-    parts.headers.remove(http::header::HOST);
-    if let Ok(host) = upstream.authority.parse() {
-        parts.headers.insert(http::header::HOST, host);
+    // HTTP/2 names the target in `:scheme`/`:authority` (RFC 9113, 8.3.1) and forbids HTTP/1's
+    // connection-specific fields (8.2.2).
+    for name in [
+        http::header::HOST,
+        http::header::CONNECTION,
+        http::header::TRANSFER_ENCODING,
+        http::header::UPGRADE,
+    ] {
+        parts.headers.remove(name);
     }
+    parts.headers.remove("keep-alive");
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    parts.uri = match format!("http://{}{path}", upstream.authority).parse() {
+        Ok(uri) => uri,
+        Err(e) => return Ok(bad_gateway(format!("relayed URI: {e}"))),
+    };
     let request = Request::from_parts(parts, Full::new(body));
     let exchange = tokio::spawn(async move { upstream.exchange(request).await });
     Ok(match exchange.await {
