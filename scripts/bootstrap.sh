@@ -2,7 +2,8 @@
 # Installs what the local stack and the tests need and is not part of a Rust toolchain:
 # moto's server and cargo-lambda (with its bundled zig) from PyPI into ./.venv, and the real HTTP
 # clients the upload tests drive (Chromium and Node from Debian, form-data from npm), build tools
-# (cmake, nasm) and libheif's heif-convert (reference decoder of the HEIC/AVIF tests).
+# (cmake, nasm), libheif's heif-convert (reference decoder of the HEIC/AVIF tests) and libjxl's
+# cjxl/djxl (they make and check the JPEG XL test files).
 # Safe to run again: it only reinstalls when scripts/requirements-dev.txt changed.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -13,13 +14,15 @@ command -v curl >/dev/null || die "curl is required"
 
 # Debian packages, installed only when missing: cmake and nasm build libjpeg-turbo (turbojpeg
 # crate) and rav1d's assembly; test-only: libheif's heif-convert is the reference decoder the
-# HEIC/AVIF tests compare against, and the real-client tests (shared/tests/real_clients.rs) drive
+# HEIC/AVIF tests compare against, libjxl's cjxl/djxl make the JPEG XL test files and are the
+# reference decoder those tests compare against, and the real-client tests (shared/tests/real_clients.rs) drive
 # headless Chromium and Node's own fetch and the form-data package (curl and Python's
 # requests/httpx come with the above / the venv).
 apt_missing=()
 command -v cmake >/dev/null || apt_missing+=(cmake)
 command -v nasm >/dev/null || apt_missing+=(nasm)
 command -v heif-convert >/dev/null || apt_missing+=(libheif-examples)
+command -v cjxl >/dev/null || apt_missing+=(libjxl-tools)
 command -v chromium >/dev/null || apt_missing+=(chromium)
 command -v node >/dev/null || apt_missing+=(nodejs)
 command -v npm >/dev/null || apt_missing+=(npm)

@@ -77,6 +77,7 @@ const ALLOWED: &[Allowed] = &[
     allow("image/heic", "heic", Image, true),
     allow("image/heif", "heif", Image, true),
     allow("image/bmp", "bmp", Image, true),
+    allow("image/jxl", "jxl", Image, true),
     allow("image/tiff", "tiff", Image, false),
     allow("application/pdf", "pdf", Document, false),
     allow("application/rtf", "rtf", Document, false),

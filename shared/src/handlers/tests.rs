@@ -1041,6 +1041,40 @@ async fn an_iphone_heic_is_kept_as_uploaded_and_rendered_upright_in_jpeg() {
 }
 
 #[tokio::test]
+async fn a_jpeg_xl_is_kept_as_uploaded_and_rendered_and_a_cut_one_refused() {
+    use crate::renditions::jxl_files::{cjxl, photo, png_rgb};
+    let h = Harness::new().await;
+    let jxl = cjxl(&png_rgb(&photo(640, 480), 640, 480), "png", &["-d", "1"]);
+    let asset = h.upload_ok(Visibility::Public, &jxl, "scan").await;
+    assert_eq!(asset["contentType"], "image/jxl");
+    assert_eq!(
+        (asset["width"].as_u64(), asset["height"].as_u64()),
+        (Some(640), Some(480))
+    );
+    let key = asset["key"].as_str().unwrap();
+    for size in SIZES {
+        let response = h.get(key, None, &[("size", size)], &[]).await;
+        assert_eq!(response.status(), StatusCode::OK, "{size}");
+        assert_eq!(header_of(&response, "content-type"), "image/jpeg", "{size}");
+    }
+    let original = h.get(key, None, &[], &[]).await;
+    assert_eq!(header_of(&original, "content-type"), "image/jxl");
+    assert_eq!(
+        original.body().as_ref(),
+        &jxl[..],
+        "the original byte for byte"
+    );
+
+    let h = Harness::new().await;
+    let response = h
+        .upload_file(Visibility::Public, "cut.jxl", &jxl[..jxl.len() / 2])
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(&response), "invalid_image");
+    assert!(h.nothing_stored());
+}
+
+#[tokio::test]
 async fn a_transparent_avif_gets_png_renditions_and_a_damaged_heic_is_refused() {
     use crate::renditions::tests::sample;
     let h = Harness::new().await;

@@ -2,7 +2,7 @@
 
 use super::orient::Orientation;
 use super::pixels::Pixels;
-use super::{DecodeLimits, RenditionError, heif, jpeg, raster, tiff};
+use super::{DecodeLimits, RenditionError, heif, jpeg, jxl, raster, tiff};
 use crate::domain::{RenditionSize, RenditionSizes};
 
 /// What a format decoder gives back: pixels (possibly already shrunk on load) and colour facts.
@@ -35,6 +35,8 @@ pub(crate) fn decode(
         "image/bmp" => raster::decode_bmp(bytes, limits)?,
         // HEIF's own transforms (irot, imir) orient it; its EXIF orientation must be ignored.
         "image/heic" | "image/heif" | "image/avif" => return heif::decode(bytes, limits),
+        // JPEG XL's decoder applies the header's orientation itself.
+        "image/jxl" => return jxl::decode(bytes, limits),
         other => return Err(RenditionError::UnsupportedFormat(other.to_owned())),
     };
     let orientation = match mime {

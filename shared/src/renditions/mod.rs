@@ -11,6 +11,7 @@ mod format;
 mod heap;
 mod heif;
 mod jpeg;
+mod jxl;
 mod libwebp;
 mod orient;
 mod pixels;
@@ -69,7 +70,7 @@ pub struct Rendition {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RenditionError {
     #[error(
-        "{0} images get no renditions; upload a JPEG, PNG, GIF, WebP, HEIC, AVIF, TIFF or BMP image"
+        "{0} images get no renditions; upload a JPEG, PNG, GIF, WebP, HEIC, AVIF, JPEG XL, TIFF or BMP image"
     )]
     UnsupportedFormat(String),
     #[error("the image is corrupt or truncated ({0})")]
@@ -124,6 +125,7 @@ pub fn renders(mime: &str) -> bool {
             | "image/avif"
             | "image/tiff"
             | "image/bmp"
+            | "image/jxl"
     )
 }
 
@@ -183,6 +185,8 @@ pub fn render(
 
 #[cfg(test)]
 pub(crate) use heif::tests as heif_samples;
+#[cfg(test)]
+pub(crate) use jxl::tests as jxl_files;
 
 /// Also the image builders of the handler tests.
 #[cfg(test)]

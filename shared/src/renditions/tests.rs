@@ -17,7 +17,7 @@ fn limits() -> DecodeLimits {
 
 /// An RGB test card: left half `left`, right half `right`, a horizontal gradient band on top so the
 /// image is not flat.
-fn card(width: u32, height: u32, left: [u8; 3], right: [u8; 3]) -> Vec<u8> {
+pub(crate) fn card(width: u32, height: u32, left: [u8; 3], right: [u8; 3]) -> Vec<u8> {
     let mut rgb = Vec::with_capacity((width * height * 3) as usize);
     for y in 0..height {
         for x in 0..width {
@@ -34,7 +34,7 @@ fn card(width: u32, height: u32, left: [u8; 3], right: [u8; 3]) -> Vec<u8> {
     rgb
 }
 
-fn jpeg_with(rgb: &[u8], width: u32, height: u32, subsamp: Subsamp) -> Vec<u8> {
+pub(crate) fn jpeg_with(rgb: &[u8], width: u32, height: u32, subsamp: Subsamp) -> Vec<u8> {
     let image = Image {
         pixels: rgb,
         width: width as usize,
@@ -76,13 +76,13 @@ pub(crate) fn exif(orientation: u16) -> Vec<u8> {
     body
 }
 
-fn icc_segment(profile: &moxcms::ColorProfile) -> Vec<u8> {
+pub(crate) fn icc_segment(profile: &moxcms::ColorProfile) -> Vec<u8> {
     let mut body = b"ICC_PROFILE\0\x01\x01".to_vec();
     body.extend(profile.encode().unwrap());
     body
 }
 
-fn png_rgba(width: u32, height: u32, pixel: impl Fn(u32, u32) -> [u8; 4]) -> Vec<u8> {
+pub(crate) fn png_rgba(width: u32, height: u32, pixel: impl Fn(u32, u32) -> [u8; 4]) -> Vec<u8> {
     let mut data = Vec::new();
     for y in 0..height {
         for x in 0..width {
@@ -183,7 +183,7 @@ fn animated_webp(width: u32, height: u32, frames: usize) -> Vec<u8> {
     chunk(b"RIFF", &body)
 }
 
-fn render_ok(bytes: &[u8], mime: &str) -> Vec<Rendition> {
+pub(crate) fn render_ok(bytes: &[u8], mime: &str) -> Vec<Rendition> {
     render(bytes, mime, &sizes(), &limits())
         .expect("renders")
         .renditions

@@ -106,7 +106,7 @@ fn reference(name: &str, index: Option<usize>) -> (Vec<u8>, u32, u32, usize) {
 }
 
 /// PSNR over the RGB channels of two equally sized images.
-fn psnr(a: &[u8], a_channels: usize, b: &[u8], b_channels: usize) -> f64 {
+pub(crate) fn psnr(a: &[u8], a_channels: usize, b: &[u8], b_channels: usize) -> f64 {
     let pixels = a.len() / a_channels;
     assert_eq!(pixels, b.len() / b_channels);
     let squared: f64 = (0..pixels)
