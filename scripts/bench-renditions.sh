@@ -9,9 +9,10 @@
 #   ROUNDS=5 (default) sets the number of alternating rounds.
 #
 # The defaults also take the 12 MP iPhone HEIC from ../shared/samples and a 12 MP AVIF made from the
-# 12 MP JPEG with libheif's heif-enc (libaom, quality 60) under .local/. sharp's prebuilt libvips
-# reads AVIF but not HEIC (its libheif has no HEVC decoder): HEIC photos are measured on our side
-# only (rendition-bench skips sharp for them).
+# 12 MP JPEG with libheif's heif-enc (libaom, quality 60) and a 12 MP JPEG XL made from the PNG with
+# libjxl's cjxl (distance 1), both under .local/. sharp's prebuilt libvips reads AVIF but not HEIC
+# (its libheif has no HEVC decoder) nor JPEG XL: those are measured on our side only
+# (rendition-bench skips sharp for them).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ITERATIONS="${1:-15}"
@@ -37,9 +38,12 @@ if [[ ${#PHOTOS[@]} -eq 0 ]]; then
   "$bench" --make-tiff "$BENCH_DIR/photo-12mp.png" "$out/photo-12mp.tiff"
   log "encoding a 12 MP AVIF from photo-12mp.jpg (heif-enc, libaom)"
   heif-enc -q 60 -p speed=8 "$BENCH_DIR/photo-12mp.jpg" -o "$out/photo-12mp.avif" >/dev/null
+  log "encoding a 12 MP JPEG XL from photo-12mp.png (cjxl, distance 1)"
+  cjxl "$BENCH_DIR/photo-12mp.png" "$out/photo-12mp.jxl" -d 1 --quiet
   PHOTOS=("$BENCH_DIR/photo-12mp.jpg" "$BENCH_DIR/photo-24mp.jpg" "$BENCH_DIR/photo-12mp.png"
     "$BENCH_DIR/photo-12mp.webp" "$out/photo-12mp.tiff"
-    "$ROOT/../shared/samples/ianare__iphone_13_pro_max.HEIC" "$out/photo-12mp.avif")
+    "$ROOT/../shared/samples/ianare__iphone_13_pro_max.HEIC" "$out/photo-12mp.avif"
+    "$out/photo-12mp.jxl")
 fi
 for photo in "${PHOTOS[@]}"; do [[ -r "$photo" ]] || die "no photo at $photo"; done
 

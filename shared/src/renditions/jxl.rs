@@ -17,8 +17,9 @@ use super::orient::Orientation;
 use super::pixels::Pixels;
 use super::{DecodeLimits, RenditionError};
 
-/// Channels the decoder may hold per pixel besides colour (alpha, depth, spot colours...), for its
-/// sample limit. The JPEG XL Main profile level 5 allows at most 4 extra channels (18181-2, A.2).
+/// Channels per pixel the decoder's sample limit allows for: colour plus extra channels (alpha,
+/// depth, spot colours...), of which the Main profile's level 5 (ISO/IEC 18181-2), which the
+/// decoder enforces by default, allows at most 4.
 const MAX_CHANNELS: u64 = 3 + 4;
 
 fn corrupt(err: impl std::fmt::Display) -> RenditionError {

@@ -78,6 +78,7 @@ fn mime_of(path: &str) -> &'static str {
         Some("heic" | "HEIC") => "image/heic",
         Some("heif" | "HEIF") => "image/heif",
         Some("avif") => "image/avif",
+        Some("jxl") => "image/jxl",
         other => panic!("unknown photo type {other:?}"),
     }
 }
@@ -183,24 +184,29 @@ fn decode_full(bytes: &[u8], mime: &str) -> (Vec<u8>, u32, u32) {
                 .collect();
             (rgb, image.width, image.height)
         }
-        // libheif (Debian's heif-convert, with libaom or dav1d): a decoder that is not ours.
-        "image/avif" => {
-            let dir = std::env::temp_dir().join(format!("rendition-bench-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            let png_path = dir.join("reference.png");
-            let source = dir.join("source.avif");
-            std::fs::write(&source, bytes).unwrap();
-            let status = Command::new("heif-convert")
-                .args(["--quiet".as_ref(), source.as_os_str(), png_path.as_os_str()])
-                .status()
-                .expect("heif-convert (scripts/bootstrap.sh)");
-            assert!(status.success());
-            let png = std::fs::read(&png_path).unwrap();
-            let _ = std::fs::remove_dir_all(&dir);
-            decode_full(&png, "image/png")
-        }
+        // libheif's heif-convert (with libaom or dav1d) and libjxl's djxl (Debian, installed by
+        // scripts/bootstrap.sh): decoders that are not ours.
+        "image/avif" => decode_with_tool(bytes, "avif", "heif-convert"),
+        "image/jxl" => decode_with_tool(bytes, "jxl", "djxl"),
         other => panic!("no reference decoder for {other}"),
     }
+}
+
+/// `bytes` decoded to RGB by an external `tool` writing PNG (`--quiet`, input and output paths).
+fn decode_with_tool(bytes: &[u8], extension: &str, tool: &str) -> (Vec<u8>, u32, u32) {
+    let dir = std::env::temp_dir().join(format!("rendition-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let png_path = dir.join("reference.png");
+    let source = dir.join(format!("source.{extension}"));
+    std::fs::write(&source, bytes).unwrap();
+    let status = Command::new(tool)
+        .args(["--quiet".as_ref(), source.as_os_str(), png_path.as_os_str()])
+        .status()
+        .unwrap_or_else(|e| panic!("{tool} (scripts/bootstrap.sh): {e}"));
+    assert!(status.success(), "{tool} failed");
+    let png = std::fs::read(&png_path).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    decode_full(&png, "image/png")
 }
 
 fn lanczos(rgb: &[u8], width: u32, height: u32, to: (u32, u32)) -> Vec<u8> {
@@ -392,8 +398,9 @@ fn main() {
             let ours_ms = run["median_ms"].as_f64().unwrap_or(f64::NAN);
             ours.push(ours_ms);
             ours_mib = ours_mib.max(run["peak_rss_mib"].as_f64().unwrap_or(f64::NAN));
-            // sharp's prebuilt libvips reads AVIF but not HEIC (its libheif has no HEVC decoder).
-            let sharp_reads = !matches!(mime_of(photo), "image/heic" | "image/heif");
+            // sharp's prebuilt libvips reads AVIF but not HEIC (its libheif has no HEVC decoder)
+            // nor JPEG XL (no libjxl).
+            let sharp_reads = !matches!(mime_of(photo), "image/heic" | "image/heif" | "image/jxl");
             if let (Some(bench), Some(out), true) =
                 (&args.sharp_bench, &args.sharp_out, sharp_reads)
             {
