@@ -49,3 +49,16 @@ pub(crate) fn decode(
         orientation,
     })
 }
+
+/// Runs a young pure-Rust decoder (`format` names it in the log) on hostile bytes: a panic inside
+/// it is a bad image (422 `invalid_image`), not a failed request. The decoder's state is dropped
+/// with the unwind; nothing outlives it.
+pub(crate) fn panic_is_corrupt<T>(
+    format: &str,
+    decode: impl FnOnce() -> Result<T, RenditionError>,
+) -> Result<T, RenditionError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).map_err(|_| {
+        tracing::warn!(format, "decoder panicked on an upload");
+        RenditionError::Corrupt("the decoder could not read the image".into())
+    })?
+}

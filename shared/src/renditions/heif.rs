@@ -14,7 +14,7 @@ mod av1;
 use heifer_isobmff::boxes::{ColorInfo, Property};
 use heifer_isobmff::{BoxIter, HeifFile, ItemId};
 
-use super::decode::{Decoded, Raster};
+use super::decode::{Decoded, Raster, panic_is_corrupt};
 use super::orient::Orientation;
 use super::pixels::Pixels;
 use super::{DecodeLimits, RenditionError};
@@ -74,18 +74,12 @@ pub(crate) fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Decoded, Ren
     let file = open(bytes)?;
     let header = header(&file, limits)?;
     let icc_profile = icc_profile(&file, file.primary_id);
-    // The decoders are young and read hostile bytes: a panic inside one is a bad image (422),
-    // not a failed request. Their state is dropped with the unwind, nothing outlives it.
-    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match header.codec {
+    let decoded = panic_is_corrupt("HEIF", || match header.codec {
         Codec::Hevc => decode_hevc(bytes, limits),
         Codec::Av1 => {
             av1::decode(&file, &header, limits).map(|pixels| (pixels, header.orientation))
         }
-    }))
-    .map_err(|_| {
-        tracing::warn!("HEIF decoder panicked on an upload");
-        corrupt("the decoder could not read the image")
-    })??;
+    })?;
     let (pixels, orientation) = decoded;
     Ok(Decoded {
         raster: Raster {

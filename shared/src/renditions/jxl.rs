@@ -12,7 +12,7 @@ use jxl::api::{
     JxlDecoderOptions, JxlOutputBuffer, JxlPixelFormat,
 };
 
-use super::decode::{Decoded, Raster};
+use super::decode::{Decoded, Raster, panic_is_corrupt};
 use super::orient::Orientation;
 use super::pixels::Pixels;
 use super::{DecodeLimits, RenditionError};
@@ -37,15 +37,7 @@ fn truncated() -> RenditionError {
 /// malformed or truncated file (including a panic inside the decoder);
 /// [`RenditionError::UnsupportedFormat`] for a CMYK image (a `Black` extra channel).
 pub(crate) fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Decoded, RenditionError> {
-    // The decoder is young and reads hostile bytes: a panic inside it is a bad image (422), not a
-    // failed request. Its state is dropped with the unwind, nothing outlives it.
-    let raster = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        decode_first_frame(bytes, limits)
-    }))
-    .map_err(|_| {
-        tracing::warn!("JPEG XL decoder panicked on an upload");
-        corrupt("the decoder could not read the image")
-    })??;
+    let raster = panic_is_corrupt("JPEG XL", || decode_first_frame(bytes, limits))?;
     Ok(Decoded {
         raster,
         orientation: Orientation::Normal,

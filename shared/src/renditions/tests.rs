@@ -1651,3 +1651,25 @@ fn bmp_limits_and_damage() {
     assert!(render(&whole[..whole.len() / 2], "image/bmp", &sizes(), &limits()).is_err());
     assert!(render(&whole[..30], "image/bmp", &sizes(), &limits()).is_err());
 }
+
+/// PSNR over the RGB channels of two equally sized images.
+pub(crate) fn psnr(a: &[u8], a_channels: usize, b: &[u8], b_channels: usize) -> f64 {
+    let pixels = a.len() / a_channels;
+    assert_eq!(pixels, b.len() / b_channels);
+    let squared: f64 = (0..pixels)
+        .flat_map(|i| (0..3).map(move |c| (i, c)))
+        .map(|(i, c)| (f64::from(a[i * a_channels + c]) - f64::from(b[i * b_channels + c])).powi(2))
+        .sum();
+    let mse = squared / (pixels * 3) as f64;
+    10.0 * (255.0 * 255.0 / mse.max(1e-9)).log10()
+}
+
+/// A new empty folder under the system temp dir, one per call (`prefix`-pid-n): tests run in
+/// parallel and external tools write fixed file names into it.
+pub(crate) fn scratch_dir(prefix: &str) -> std::path::PathBuf {
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}-{call}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -12,7 +12,7 @@ use super::*;
 use crate::domain::{RenditionSize, RenditionSizes};
 use crate::renditions::colour::SrgbConversion;
 use crate::renditions::pixels::Interleaved;
-use crate::renditions::tests::sample;
+use crate::renditions::tests::{psnr, sample, scratch_dir};
 use crate::renditions::{Rendered, render};
 
 fn sample_path(name: &str) -> PathBuf {
@@ -72,11 +72,8 @@ fn decoded_upright(name: &str) -> (Vec<u8>, u32, u32, usize) {
 /// decode), read back as 8-bit RGB(A). For a multi-image file it writes one PNG per top-level
 /// image; `index` picks the one that is the primary image.
 fn reference(name: &str, index: Option<usize>) -> (Vec<u8>, u32, u32, usize) {
-    // One folder per call: tests run in parallel and two of them decode the same sample.
-    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("heif-ref-{}-{call}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // Tests run in parallel and two of them decode the same sample.
+    let dir = scratch_dir("heif-ref");
     let out = dir.join(format!("{name}.png"));
     let status = Command::new("heif-convert")
         .arg("--quiet")
@@ -103,18 +100,6 @@ fn reference(name: &str, index: Option<usize>) -> (Vec<u8>, u32, u32, usize) {
     }
     let _ = std::fs::remove_dir_all(&dir);
     (buf, info.width, info.height, info.color_type.samples())
-}
-
-/// PSNR over the RGB channels of two equally sized images.
-pub(crate) fn psnr(a: &[u8], a_channels: usize, b: &[u8], b_channels: usize) -> f64 {
-    let pixels = a.len() / a_channels;
-    assert_eq!(pixels, b.len() / b_channels);
-    let squared: f64 = (0..pixels)
-        .flat_map(|i| (0..3).map(move |c| (i, c)))
-        .map(|(i, c)| (f64::from(a[i * a_channels + c]) - f64::from(b[i * b_channels + c])).powi(2))
-        .sum();
-    let mse = squared / (pixels * 3) as f64;
-    10.0 * (255.0 * 255.0 / mse.max(1e-9)).log10()
 }
 
 #[test]

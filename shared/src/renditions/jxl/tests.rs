@@ -3,27 +3,18 @@
 //! JPEG), checked against libjxl's own `djxl` (Debian `libjxl-tools`, installed by
 //! `scripts/bootstrap.sh`), with limits and damaged files.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use turbojpeg::Subsamp;
 
 use super::*;
 use crate::domain::{ImageLimits, RenditionSizes, detect_content};
-use crate::renditions::heif_samples::psnr;
 use crate::renditions::tests::{
-    Picture, card, exif, icc_segment, jpeg_with, png_rgba, render_ok, with_segment,
+    Picture, card, exif, icc_segment, jpeg_with, png_rgba, psnr, render_ok, scratch_dir,
+    with_segment,
 };
 use crate::renditions::{RenditionError, render};
-
-/// A folder of its own per call: tests run in parallel.
-fn scratch() -> PathBuf {
-    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("jxl-test-{}-{call}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn run(dir: &Path, tool: &str, args: &[&str]) {
     let output = Command::new(tool)
@@ -42,7 +33,7 @@ fn run(dir: &Path, tool: &str, args: &[&str]) {
 
 /// `input` (named with the extension cjxl reads it by) encoded by `cjxl` with `args`.
 pub(crate) fn cjxl(input: &[u8], extension: &str, args: &[&str]) -> Vec<u8> {
-    let dir = scratch();
+    let dir = scratch_dir("jxl-test");
     let source = format!("in.{extension}");
     std::fs::write(dir.join(&source), input).unwrap();
     let mut all = vec![source.as_str(), "out.jxl", "--quiet"];
@@ -55,7 +46,7 @@ pub(crate) fn cjxl(input: &[u8], extension: &str, args: &[&str]) -> Vec<u8> {
 
 /// libjxl's decode of `jxl` as 8-bit RGBA (no colour management, like our raw decode).
 fn djxl(jxl: &[u8]) -> Picture {
-    let dir = scratch();
+    let dir = scratch_dir("jxl-test");
     std::fs::write(dir.join("in.jxl"), jxl).unwrap();
     run(&dir, "djxl", &["in.jxl", "out.png", "--quiet"]);
     let png = std::fs::read(dir.join("out.png")).unwrap();
