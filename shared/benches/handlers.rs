@@ -8,7 +8,9 @@ use std::sync::Arc;
 use asset_service::auth::issue_key;
 use asset_service::config::Config;
 use asset_service::domain::CompanyId;
-use asset_service::storage::memory::{MemoryApiKeyRepo, MemoryAssetRepo, MemoryBlobStore};
+use asset_service::storage::memory::{
+    MemoryApiKeyRepo, MemoryAssetRepo, MemoryBlobStore, MemoryUploadRepo,
+};
 use asset_service::{App, Visibility, get_asset, upload};
 use criterion::{Criterion, criterion_group, criterion_main};
 use lambda_http::{Body, Request, RequestExt};
@@ -65,6 +67,8 @@ fn handlers(c: &mut Criterion) {
         Arc::new(MemoryBlobStore::default()),
         Arc::new(MemoryAssetRepo::default()),
         keys,
+        Arc::new(MemoryBlobStore::default()),
+        Arc::new(MemoryUploadRepo::default()),
     );
 
     for (label, bytes) in [("png-852B", PNG), ("jpeg-175KB", JPEG)] {

@@ -11,13 +11,16 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use crate::config::{Config, ConfigError};
 use crate::storage::dynamo::DynamoTable;
 use crate::storage::s3::S3BlobStore;
-use crate::storage::{ApiKeyRepo, AssetRepo, BlobStore};
+use crate::storage::{ApiKeyRepo, AssetRepo, BlobStore, StagingArea, UploadRepo};
 
 pub struct App {
     pub config: Config,
     pub blobs: Arc<dyn BlobStore>,
     pub assets: Arc<dyn AssetRepo>,
     pub keys: Arc<dyn ApiKeyRepo>,
+    /// Direct uploads: the bucket's staging area and the started uploads.
+    pub staging: Arc<dyn StagingArea>,
+    pub uploads: Arc<dyn UploadRepo>,
 }
 
 /// The AWS-backed adapters, exposed for the admin command and storage tests.
@@ -36,12 +39,16 @@ impl App {
         blobs: Arc<dyn BlobStore>,
         assets: Arc<dyn AssetRepo>,
         keys: Arc<dyn ApiKeyRepo>,
+        staging: Arc<dyn StagingArea>,
+        uploads: Arc<dyn UploadRepo>,
     ) -> Self {
         Self {
             config,
             blobs,
             assets,
             keys,
+            staging,
+            uploads,
         }
     }
 
@@ -51,7 +58,14 @@ impl App {
 
     pub async fn on_aws(config: Config) -> Self {
         let storage = AwsStorage::connect(&config).await;
-        Self::new(config, storage.blobs, storage.table.clone(), storage.table)
+        Self::new(
+            config,
+            storage.blobs.clone(),
+            storage.table.clone(),
+            storage.table.clone(),
+            storage.blobs,
+            storage.table,
+        )
     }
 }
 

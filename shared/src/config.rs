@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::domain::{ImageLimits, RenditionSizes};
+use crate::domain::{ImageLimits, MIN_PART_BYTES, RenditionSizes, UploadLimits};
 use crate::renditions::DecodeLimits;
 
 /// Lambda's synchronous payload limit; request and response bodies are base64-encoded inside it.
@@ -15,6 +15,18 @@ pub const DEFAULT_INLINE_MAX_BYTES: u64 = 4 * 1024 * 1024;
 pub const DEFAULT_PRESIGN_TTL_SECS: u64 = 300;
 /// SigV4 presigned URLs cannot live longer than seven days.
 const MAX_PRESIGN_TTL_SECS: u64 = 7 * 24 * 3600;
+/// Largest direct upload: S3's `CopyObject` moves at most 5 GiB in one request (Amazon S3 API
+/// Reference, CopyObject), and finalize copies the staged object to the asset's key.
+pub const MAX_DIRECT_UPLOAD_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+pub const DEFAULT_MULTIPART_THRESHOLD_BYTES: u64 = 64 * 1024 * 1024;
+/// An hour: a 5 GiB file at 20 Mbit/s takes about 36 minutes.
+pub const DEFAULT_UPLOAD_URL_TTL_SECS: u64 = 3600;
+/// Started uploads are forgotten after a day; the bucket's lifecycle rule on the staging prefix
+/// (template.yaml) removes their bytes and unfinished multipart uploads after the same day.
+pub const DEFAULT_PENDING_UPLOAD_TTL_SECS: u64 = 24 * 3600;
+/// Largest image file finalize reads whole to make renditions: 256 MiB (a 50 MP 16-bit PNG is
+/// about 200 MB), inside the finalize functions' memory.
+pub const DEFAULT_MAX_IMAGE_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -36,6 +48,16 @@ pub struct Config {
     pub rendition_sizes: RenditionSizes,
     /// Animated images with more frames than this are refused (only the first is rendered).
     pub max_animation_frames: u32,
+    /// Direct uploads: largest file (`MAX_DIRECT_UPLOAD_BYTES`) and the size above which parts
+    /// are used (`MULTIPART_THRESHOLD_BYTES`).
+    pub upload_limits: UploadLimits,
+    /// Life of a presigned upload or part URL (`UPLOAD_URL_TTL_SECONDS`).
+    pub upload_url_ttl: Duration,
+    /// Life of a started upload (`PENDING_UPLOAD_TTL_SECONDS`).
+    pub pending_upload_ttl: Duration,
+    /// Largest image file whose renditions finalize makes (`MAX_IMAGE_FILE_BYTES`); a larger
+    /// image is refused as too large.
+    pub max_image_file_bytes: u64,
 }
 
 impl Config {
@@ -131,6 +153,39 @@ impl Config {
             }
         }
 
+        let upload_limits = UploadLimits {
+            max_bytes: number("MAX_DIRECT_UPLOAD_BYTES", MAX_DIRECT_UPLOAD_BYTES)?,
+            multipart_threshold: number(
+                "MULTIPART_THRESHOLD_BYTES",
+                DEFAULT_MULTIPART_THRESHOLD_BYTES,
+            )?,
+        };
+        if !(1..=MAX_DIRECT_UPLOAD_BYTES).contains(&upload_limits.max_bytes) {
+            return Err(ConfigError(format!(
+                "MAX_DIRECT_UPLOAD_BYTES must be between 1 and {MAX_DIRECT_UPLOAD_BYTES}"
+            )));
+        }
+        if upload_limits.multipart_threshold < MIN_PART_BYTES {
+            return Err(ConfigError(format!(
+                "MULTIPART_THRESHOLD_BYTES must be at least {MIN_PART_BYTES} (S3's smallest part)"
+            )));
+        }
+        let upload_url_ttl = number("UPLOAD_URL_TTL_SECONDS", DEFAULT_UPLOAD_URL_TTL_SECS)?;
+        if !(60..=MAX_PRESIGN_TTL_SECS).contains(&upload_url_ttl) {
+            return Err(ConfigError(format!(
+                "UPLOAD_URL_TTL_SECONDS must be between 60 and {MAX_PRESIGN_TTL_SECS}"
+            )));
+        }
+        let pending_upload_ttl = number(
+            "PENDING_UPLOAD_TTL_SECONDS",
+            DEFAULT_PENDING_UPLOAD_TTL_SECS,
+        )?;
+        if pending_upload_ttl < upload_url_ttl {
+            return Err(ConfigError(
+                "PENDING_UPLOAD_TTL_SECONDS must be at least UPLOAD_URL_TTL_SECONDS".into(),
+            ));
+        }
+
         Ok(Self {
             table_name: required("ASSETS_TABLE")?,
             bucket_name: required("ASSETS_BUCKET")?,
@@ -161,6 +216,10 @@ impl Config {
                 u64::from(DecodeLimits::default().max_frames),
             )?
             .clamp(1, u64::from(u32::MAX)) as u32,
+            upload_limits,
+            upload_url_ttl: Duration::from_secs(upload_url_ttl),
+            pending_upload_ttl: Duration::from_secs(pending_upload_ttl),
+            max_image_file_bytes: number("MAX_IMAGE_FILE_BYTES", DEFAULT_MAX_IMAGE_FILE_BYTES)?,
         })
     }
 }
@@ -266,6 +325,10 @@ mod tests {
             ("MAX_UPLOAD_BYTES", "99999999"),
             ("INLINE_MAX_BYTES", "0"),
             ("PUBLIC_BASE_URL", "example.com"),
+            ("MAX_DIRECT_UPLOAD_BYTES", "5368709121"),
+            ("MULTIPART_THRESHOLD_BYTES", "1000"),
+            ("UPLOAD_URL_TTL_SECONDS", "604801"),
+            ("PENDING_UPLOAD_TTL_SECONDS", "60"),
         ] {
             let mut vars = base.to_vec();
             vars.push(bad);

@@ -10,7 +10,7 @@ use asset_service::app::{App, AwsStorage};
 use asset_service::auth::issue_key;
 use asset_service::config::Config;
 use asset_service::domain::{
-    ApiKeySecret, Asset, AssetKey, CompanyId, NewAsset, Visibility, detect_content,
+    ApiKeySecret, Asset, AssetKey, CompanyId, NewAsset, Visibility, detect_content, sha256_hex,
 };
 use asset_service::storage::dynamo::DynamoTable;
 use asset_service::storage::{ApiKeyRepo, AssetRepo, BlobStore, PresignedGet, StorageError};
@@ -56,11 +56,13 @@ async fn object_keys(storage: &AwsStorage, bucket: &str) -> Vec<String> {
 fn sample_asset(bytes: &[u8], visibility: Visibility) -> Asset {
     let content = detect_content(bytes, None).unwrap();
     Asset::create(NewAsset {
+        key: AssetKey::generate(),
         company_id: CompanyId::parse("acme").unwrap(),
         name: "sample".into(),
         visibility,
         content: &content,
-        bytes,
+        size: bytes.len() as u64,
+        sha256: sha256_hex(bytes),
         dimensions: None,
         renditions: Vec::new(),
         now_ms: 1_700_000_000_000,
@@ -226,6 +228,8 @@ async fn upload_and_get_through_s3_and_dynamodb() {
         storage.blobs.clone(),
         storage.table.clone(),
         storage.table.clone(),
+        storage.blobs.clone(),
+        storage.table.clone(),
     );
 
     let mut keys = Vec::new();
@@ -338,6 +342,8 @@ async fn failed_metadata_write_leaves_no_object_in_s3() {
         config.clone(),
         storage.blobs.clone(),
         missing_table,
+        storage.table.clone(),
+        storage.blobs.clone(),
         storage.table.clone(),
     );
     let response = upload(

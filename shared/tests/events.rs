@@ -6,7 +6,9 @@ use std::sync::Arc;
 use asset_service::auth::issue_key;
 use asset_service::config::Config;
 use asset_service::domain::CompanyId;
-use asset_service::storage::memory::{MemoryApiKeyRepo, MemoryAssetRepo, MemoryBlobStore};
+use asset_service::storage::memory::{
+    MemoryApiKeyRepo, MemoryAssetRepo, MemoryBlobStore, MemoryUploadRepo,
+};
 use asset_service::{App, Visibility, get_asset, upload};
 use lambda_http::http::HeaderValue;
 use lambda_http::{Request, RequestExt};
@@ -33,6 +35,8 @@ async fn app() -> (App, String) {
         Arc::new(MemoryBlobStore::default()),
         Arc::new(MemoryAssetRepo::default()),
         keys,
+        Arc::new(MemoryBlobStore::default()),
+        Arc::new(MemoryUploadRepo::default()),
     );
     (app, secret.expose().to_owned())
 }

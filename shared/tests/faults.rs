@@ -113,6 +113,8 @@ async fn scenario(name: &str, s3_fault: Fault, assets_fault: Fault) -> Option<Sc
         s3.blobs.clone(),
         assets.table.clone(),
         direct.table.clone(),
+        s3.blobs.clone(),
+        direct.table.clone(),
     );
     Some(Scenario {
         app,
@@ -242,6 +244,8 @@ async fn failing_storage_during_get_is_503_or_the_placeholder() {
             s.direct.blobs.clone(),
             s.direct.table.clone(),
             s.direct.table.clone(),
+            s.direct.blobs.clone(),
+            s.direct.table.clone(),
         );
         let response = upload(
             &healthy,
@@ -321,6 +325,8 @@ async fn the_stand_in_itself_stopped() {
         config,
         storage.blobs.clone(),
         storage.table.clone(),
+        storage.table.clone(),
+        storage.blobs.clone(),
         storage.table.clone(),
     );
     let response = guarded(

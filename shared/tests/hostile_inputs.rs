@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use asset_service::auth::issue_key;
 use asset_service::config::Config;
 use asset_service::domain::CompanyId;
-use asset_service::storage::memory::{MemoryApiKeyRepo, MemoryAssetRepo, MemoryBlobStore};
+use asset_service::storage::memory::{
+    MemoryApiKeyRepo, MemoryAssetRepo, MemoryBlobStore, MemoryUploadRepo,
+};
 use asset_service::{App, Visibility, get_asset, upload};
 use lambda_http::http::{HeaderName, HeaderValue};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -46,7 +48,14 @@ async fn stack() -> Stack {
     let blobs = Arc::new(MemoryBlobStore::default());
     let assets = Arc::new(MemoryAssetRepo::default());
     Stack {
-        app: App::new(config, blobs.clone(), assets.clone(), keys),
+        app: App::new(
+            config,
+            blobs.clone(),
+            assets.clone(),
+            keys,
+            blobs.clone(),
+            Arc::new(MemoryUploadRepo::default()),
+        ),
         blobs,
         assets,
         acme: acme.expose().to_owned(),

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use asset_service::auth::issue_key;
 use asset_service::config::Config;
 use asset_service::domain::{ApiKeyHash, ApiKeyRecord, Asset, AssetKey, CompanyId};
-use asset_service::storage::memory::{MemoryApiKeyRepo, MemoryAssetRepo, MemoryBlobStore};
+use asset_service::storage::memory::{
+    MemoryApiKeyRepo, MemoryAssetRepo, MemoryBlobStore, MemoryUploadRepo,
+};
 use asset_service::storage::{
     ApiKeyRepo, AssetRepo, BlobStore, PresignedGet, StorageError, dynamo, s3,
 };
@@ -127,6 +129,8 @@ async fn fixture(inline_max_bytes: u64) -> Fixture {
             inner: keys,
             calls: calls.clone(),
         }),
+        blobs.clone(),
+        Arc::new(MemoryUploadRepo::default()),
     );
     Fixture {
         app,

@@ -142,11 +142,16 @@ impl StoredRendition {
 
 /// The facts an upload establishes before anything is stored.
 pub struct NewAsset<'a> {
+    /// [`AssetKey::generate`] for a small upload; the key reserved when a direct upload started.
+    pub key: AssetKey,
     pub company_id: CompanyId,
     pub name: String,
     pub visibility: Visibility,
     pub content: &'a DetectedContent,
-    pub bytes: &'a [u8],
+    /// Length of the original, in bytes.
+    pub size: u64,
+    /// Hex SHA-256 of the original ([`sha256_hex`]).
+    pub sha256: String,
     pub dimensions: Option<(u32, u32)>,
     pub renditions: Vec<StoredRendition>,
     pub now_ms: i64,
@@ -154,9 +159,7 @@ pub struct NewAsset<'a> {
 
 impl Asset {
     pub fn create(new: NewAsset<'_>) -> Self {
-        use sha2::{Digest, Sha256};
-
-        let key = AssetKey::generate();
+        let key = new.key;
         let object_key = Self::object_key_for(&new.company_id, &key);
         Self {
             id: uuid_v4(),
@@ -167,8 +170,8 @@ impl Asset {
             asset_type: new.content.asset_type,
             visibility: new.visibility,
             content_type: new.content.mime.to_owned(),
-            size: new.bytes.len() as u64,
-            sha256: super::api_key::hex(&Sha256::digest(new.bytes)),
+            size: new.size,
+            sha256: new.sha256,
             dimensions: new.dimensions,
             renditions: new.renditions,
             created_ms: new.now_ms,
@@ -211,6 +214,12 @@ impl Asset {
     }
 }
 
+/// Lower-case hex SHA-256 of `bytes`: an asset's checksum and ETag.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    super::api_key::hex(&Sha256::digest(bytes))
+}
+
 fn uuid_v4() -> String {
     let mut b = super::random_bytes::<16>();
     b[6] = (b[6] & 0x0f) | 0x40;
@@ -235,11 +244,13 @@ mod tests {
         let bytes = b"%PDF-1.4\n%...";
         let content = detect_content(bytes, None).unwrap();
         Asset::create(NewAsset {
+            key: AssetKey::generate(),
             company_id: CompanyId::parse("acme").unwrap(),
             name: "doc".into(),
             visibility,
             content: &content,
-            bytes,
+            size: bytes.len() as u64,
+            sha256: sha256_hex(bytes),
             dimensions: None,
             renditions: Vec::new(),
             now_ms: 1,

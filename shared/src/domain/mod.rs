@@ -6,11 +6,13 @@ mod asset;
 mod content;
 mod ids;
 mod rendition;
+mod upload;
 
+pub(crate) use api_key::hex as hex_encode;
 pub use api_key::{ApiKeyHash, ApiKeyRecord, ApiKeySecret};
 pub use asset::{
     Asset, AssetType, MAX_NAME_CHARS, NameTooLong, NewAsset, StoredRendition, UnknownAssetType,
-    Visibility, clean_asset_name, name_from_filename,
+    Visibility, clean_asset_name, name_from_filename, sha256_hex,
 };
 pub use content::{
     ContentRejection, DetectedContent, ImageLimits, detect_content, display_filename,
@@ -18,3 +20,8 @@ pub use content::{
 };
 pub use ids::{AssetKey, CompanyId, InvalidCompanyId, random_bytes};
 pub use rendition::{InvalidRenditionSizes, RenditionSize, RenditionSizes, fit_within};
+pub use upload::{
+    MAX_PART_BYTES, MAX_PARTS, MIN_PART_BYTES, PendingUpload, PlanError, Refusal, STAGING_PREFIX,
+    Transfer, UploadId, UploadLimits, UploadState, hex_decode, parse_sha256, parse_staging_key,
+    part_count, part_size, plan_transfer, staging_key,
+};

@@ -1,8 +1,12 @@
 //! One plain async function per Lambda: `lambda_http::Request` in, `Response` out, no runtime needed.
 
+mod direct_upload;
+mod finalize;
 mod get_asset;
 mod upload;
 
+pub use direct_upload::{abort_upload, complete_upload, part_url, start_upload, upload_status};
+pub use finalize::{RetryLater, finalize_s3_event};
 pub use get_asset::get_asset;
 pub use upload::upload;
 

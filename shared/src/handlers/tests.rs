@@ -14,7 +14,9 @@ use crate::app::App;
 use crate::auth::issue_key;
 use crate::config::Config;
 use crate::domain::{AssetKey, CompanyId, Visibility};
-use crate::storage::memory::{MemoryApiKeyRepo, MemoryAssetRepo, MemoryBlobStore};
+use crate::storage::memory::{
+    MemoryApiKeyRepo, MemoryAssetRepo, MemoryBlobStore, MemoryUploadRepo,
+};
 use crate::storage::{ApiKeyRepo, BlobStore};
 
 /// 128x128 with transparency: its renditions are PNGs.
@@ -29,6 +31,7 @@ struct Harness {
     blobs: Arc<MemoryBlobStore>,
     assets: Arc<MemoryAssetRepo>,
     keys: Arc<MemoryApiKeyRepo>,
+    uploads: Arc<MemoryUploadRepo>,
     acme_key: String,
     globex_key: String,
 }
@@ -49,6 +52,7 @@ impl Harness {
         let blobs = Arc::new(MemoryBlobStore::default());
         let assets = Arc::new(MemoryAssetRepo::default());
         let keys = Arc::new(MemoryApiKeyRepo::default());
+        let uploads = Arc::new(MemoryUploadRepo::default());
         let acme = issue_key(keys.as_ref(), CompanyId::parse("acme").unwrap())
             .await
             .unwrap();
@@ -56,10 +60,18 @@ impl Harness {
             .await
             .unwrap();
         Self {
-            app: App::new(config, blobs.clone(), assets.clone(), keys.clone()),
+            app: App::new(
+                config,
+                blobs.clone(),
+                assets.clone(),
+                keys.clone(),
+                blobs.clone(),
+                uploads.clone(),
+            ),
             blobs,
             assets,
             keys,
+            uploads,
             acme_key: acme.0.expose().to_owned(),
             globex_key: globex.0.expose().to_owned(),
         }
@@ -909,6 +921,7 @@ async fn enumerations_are_read_in_any_case() {
 }
 
 mod clients;
+mod direct_upload;
 
 #[tokio::test]
 async fn uploads_of_every_rendered_format_answer_a_company_asset_with_renditions() {

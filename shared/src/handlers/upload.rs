@@ -5,8 +5,8 @@ use lambda_http::{Body, Request, Response};
 use crate::app::App;
 use crate::auth::{self, AuthError, now_ms};
 use crate::domain::{
-    Asset, AssetType, NewAsset, StoredRendition, Visibility, clean_asset_name, detect_content,
-    name_from_filename,
+    Asset, AssetKey, AssetType, NewAsset, StoredRendition, Visibility, clean_asset_name,
+    detect_content, name_from_filename, sha256_hex,
 };
 use crate::http::{
     ApiError, CompanyAsset, base_url, json_response, observed, parse_upload_form, presented_api_key,
@@ -69,11 +69,13 @@ async fn try_upload(
     };
 
     let asset = Asset::create(NewAsset {
+        key: AssetKey::generate(),
         company_id,
         name,
         visibility,
         content: &content,
-        bytes: &form.file,
+        size: form.file.len() as u64,
+        sha256: sha256_hex(&form.file),
         // As displayed, like the renditions: a portrait photo stored sideways is reported upright,
         // and the size is the decoder's (a GIF's first frame may reach past its header's screen).
         dimensions: rendered.as_ref().map(|r| (r.width, r.height)),
@@ -85,7 +87,7 @@ async fn try_upload(
         now_ms: now_ms(),
     });
     let renditions = rendered.map(|r| r.renditions).unwrap_or_default();
-    store(app, &asset, form.file, renditions).await?;
+    store(app, &asset, Original::Bytes(form.file), renditions).await?;
     let location = app.blobs.location(&asset.object_key);
     Ok(json_response(
         StatusCode::OK,
@@ -96,7 +98,11 @@ async fn try_upload(
 /// Renditions are made during the upload (ARCHITECTURE.md, "Renditions"): an image that cannot
 /// be rendered is refused before anything is stored, and every URL in the answer works at once.
 /// The pixel work runs off the async runtime's threads.
-async fn make_renditions(app: &App, bytes: Bytes, mime: &str) -> Result<Rendered, ApiError> {
+pub(super) async fn make_renditions(
+    app: &App,
+    bytes: Bytes,
+    mime: &str,
+) -> Result<Rendered, ApiError> {
     let sizes = app.config.rendition_sizes;
     let limits = app.config.decode_limits();
     let mime = mime.to_owned();
@@ -109,35 +115,55 @@ async fn make_renditions(app: &App, bytes: Bytes, mime: &str) -> Result<Rendered
         .map_err(ApiError::from)
 }
 
+/// Where an asset's original comes from when it is stored.
+pub(super) enum Original {
+    /// The bytes of a small upload, in hand.
+    Bytes(Bytes),
+    /// A direct upload's staged object, copied inside the bucket.
+    Staged { object_key: String },
+}
+
 /// Bytes first, then metadata: metadata must never point at missing bytes. The original and its
 /// renditions are written concurrently; if any write fails, all are removed. If the metadata write
 /// reports failure, a consistent read tells whether it landed anyway (a lost response): if it did,
 /// the upload succeeded; otherwise the objects are removed so a failed upload leaves nothing behind.
-async fn store(
+/// Callers own `asset.key` alone (a fresh key, or a direct upload's key under its finalize lease),
+/// so an asset found under it with the same checksum is this write's.
+pub(super) async fn store(
     app: &App,
     asset: &Asset,
-    original: Bytes,
+    original: Original,
     renditions: Vec<Rendition>,
 ) -> Result<(), ApiError> {
-    let objects: Vec<(String, Bytes, String)> = std::iter::once((
-        asset.object_key.clone(),
-        original,
-        asset.content_type.clone(),
-    ))
-    .chain(renditions.into_iter().map(|r| {
+    let mut keys = vec![asset.object_key.clone()];
+    let original_write = async {
+        match original {
+            Original::Bytes(bytes) => {
+                app.blobs
+                    .put(&asset.object_key, bytes, &asset.content_type)
+                    .await
+            }
+            Original::Staged { object_key } => {
+                app.staging
+                    .copy(&object_key, &asset.object_key, &asset.content_type)
+                    .await
+            }
+        }
+    };
+    let rendition_writes = renditions.into_iter().map(|r| {
         let key = asset.rendition_object_key(r.size);
-        (key, Bytes::from(r.bytes), r.content_type.to_owned())
-    }))
-    .collect();
-    let keys: Vec<String> = objects.iter().map(|(key, ..)| key.clone()).collect();
-    let puts = objects
-        .into_iter()
-        .map(|(key, bytes, content_type)| async move {
-            app.blobs.put(&key, bytes, &content_type).await
-        });
-    if let Some(err) = futures_util::future::join_all(puts)
-        .await
-        .into_iter()
+        keys.push(key.clone());
+        async move {
+            app.blobs
+                .put(&key, Bytes::from(r.bytes), r.content_type)
+                .await
+        }
+    });
+    let rendition_writes = futures_util::future::join_all(rendition_writes);
+    let (original_result, rendition_results) =
+        futures_util::future::join(original_write, rendition_writes).await;
+    if let Some(err) = std::iter::once(original_result)
+        .chain(rendition_results)
         .find_map(Result::err)
     {
         remove_objects(app, &keys).await;
@@ -147,7 +173,8 @@ async fn store(
         return Ok(());
     };
     if let Ok(Some(stored)) = app.assets.find(&asset.key).await
-        && stored == *asset
+        && stored.company_id == asset.company_id
+        && stored.sha256 == asset.sha256
     {
         tracing::warn!(asset_key = %asset.key, "metadata write reported failure but landed");
         return Ok(());
@@ -171,7 +198,7 @@ async fn remove_objects(app: &App, keys: &[String]) {
 }
 
 /// The `name` field wins; else the file part's filename without any client path; else a fallback.
-fn choose_name(name: Option<&str>, filename: Option<&str>) -> Result<String, ApiError> {
+pub(super) fn choose_name(name: Option<&str>, filename: Option<&str>) -> Result<String, ApiError> {
     if let Some(name) = name {
         let cleaned = clean_asset_name(name)
             .map_err(|e| ApiError::bad_request("invalid_field", e.to_string()))?;

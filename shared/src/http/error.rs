@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::placeholder::placeholder_response;
 use crate::auth::AuthError;
-use crate::domain::ContentRejection;
+use crate::domain::{ContentRejection, PlanError, Refusal};
 use crate::renditions::RenditionError;
 use crate::storage::StorageError;
 
@@ -24,6 +24,13 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
+    /// The request is valid but the resource is not in a state to take it (a direct upload
+    /// completed before its bytes arrived).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// A direct upload that finalize refused: answered again, exactly as first decided.
+    #[error("{}", .0.message)]
+    Refused(Refusal),
     #[error("storage is temporarily unavailable, please retry")]
     StorageUnavailable,
     #[error("the request could not be completed")]
@@ -57,13 +64,19 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Refused(refusal) => {
+                StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
+            }
             Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         match self {
+            Self::Conflict { code, .. } => code,
+            Self::Refused(refusal) => &refusal.code,
             Self::BadRequest { code, .. } => code,
             Self::Unauthorized(_) => "unauthorized",
             Self::NotFound => "not_found",
@@ -73,6 +86,18 @@ impl ApiError {
             Self::StorageUnavailable => "storage_unavailable",
             Self::Internal => "internal",
         }
+    }
+
+    /// What a direct upload records when finalize refuses it for this reason; `None` for errors
+    /// that are not the file's fault (storage, internal), after which finalize is retried.
+    pub fn refusal(&self) -> Option<Refusal> {
+        let status = self.status();
+        let not_the_files_fault = [StatusCode::CONFLICT, StatusCode::NOT_FOUND].contains(&status);
+        (status.is_client_error() && !not_the_files_fault).then(|| Refusal {
+            status: status.as_u16(),
+            code: self.code().to_owned(),
+            message: self.to_string(),
+        })
     }
 
     /// The JSON error answer, or with `placeholder` (GET's `handleError=true`) an image body under
@@ -109,6 +134,15 @@ impl From<StorageError> for ApiError {
         match err {
             StorageError::Unavailable(_) => Self::StorageUnavailable,
             StorageError::AlreadyExists | StorageError::Corrupt(_) => Self::Internal,
+        }
+    }
+}
+
+impl From<PlanError> for ApiError {
+    fn from(err: PlanError) -> Self {
+        match err {
+            PlanError::TooLarge { limit } => Self::PayloadTooLarge { limit },
+            PlanError::Empty => Self::bad_request("empty_file", err.to_string()),
         }
     }
 }

@@ -8,6 +8,8 @@ mod observe;
 mod placeholder;
 mod request;
 mod response;
+mod upload_json;
+mod upload_path;
 
 pub use company_asset::CompanyAsset;
 pub use error::ApiError;
@@ -19,3 +21,7 @@ pub use request::{
     asset_key_param, base_url, handle_error_flag, presented_api_key, rendition_param,
 };
 pub use response::{AssetHeaders, asset_response, json_response, not_modified, redirect};
+pub use upload_json::{
+    PartUrl, RefusalJson, SignedRequest, StartUpload, StartedUpload, UploadStatus,
+};
+pub use upload_path::{UploadPath, upload_path};

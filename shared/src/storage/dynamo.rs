@@ -11,10 +11,10 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::s3::unavailable;
-use super::{ApiKeyRepo, AssetRepo, StorageError};
+use super::{ApiKeyRepo, AssetRepo, Claim, StorageError, Transition, UploadRepo};
 use crate::domain::{
-    ApiKeyHash, ApiKeyRecord, Asset, AssetKey, AssetType, CompanyId, RenditionSize,
-    StoredRendition, Visibility,
+    ApiKeyHash, ApiKeyRecord, Asset, AssetKey, AssetType, CompanyId, PendingUpload, Refusal,
+    RenditionSize, StoredRendition, Transfer, UploadId, UploadState, Visibility,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -22,6 +22,9 @@ type Item = HashMap<String, AttributeValue>;
 const PK: &str = "pk";
 const KIND_ASSET: &str = "asset";
 const KIND_API_KEY: &str = "apikey";
+const KIND_UPLOAD: &str = "upload";
+/// The table's TTL attribute (template.yaml `TimeToLiveSpecification`): Unix seconds.
+pub const TTL_ATTRIBUTE: &str = "expiresAt";
 
 /// The IAM actions each repository method needs on the table, as `(trait::method, actions)`.
 /// `template.yaml` grants a function exactly the actions of the methods it calls; a test holds the
@@ -36,6 +39,17 @@ pub const IAM_ACTIONS: &[(&str, &[&str])] = &[
         "ApiKeyRepo::revoke",
         &["dynamodb:Scan", "dynamodb:UpdateItem"],
     ),
+    ("UploadRepo::insert", &["dynamodb:PutItem"]),
+    ("UploadRepo::find", &["dynamodb:GetItem"]),
+    (
+        "UploadRepo::settle",
+        &["dynamodb:UpdateItem", "dynamodb:GetItem"],
+    ),
+    (
+        "UploadRepo::claim",
+        &["dynamodb:UpdateItem", "dynamodb:GetItem"],
+    ),
+    ("UploadRepo::release", &["dynamodb:UpdateItem"]),
 ];
 
 #[derive(Clone)]
@@ -203,6 +217,201 @@ impl ApiKeyRepo for DynamoTable {
     }
 }
 
+#[async_trait]
+impl UploadRepo for DynamoTable {
+    async fn insert(&self, upload: &PendingUpload) -> Result<(), StorageError> {
+        self.put_new(upload_to_item(upload)).await
+    }
+
+    async fn find(&self, id: &UploadId) -> Result<Option<PendingUpload>, StorageError> {
+        self.get(upload_pk(id))
+            .await?
+            .map(|item| upload_from_item(&item))
+            .transpose()
+    }
+
+    async fn settle(&self, id: &UploadId, state: &UploadState) -> Result<Transition, StorageError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, AttributeValue::S(upload_pk(id)))
+            .condition_expression("attribute_exists(pk) AND #state = :pending")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":pending", s(UploadState::Pending.as_str()))
+            .expression_attribute_values(":state", s(state.as_str()));
+        update = match state {
+            UploadState::Refused(refusal) => update
+                .update_expression(
+                    "SET #state = :state, refusalStatus = :status, refusalCode = :code, \
+                     refusalMessage = :message REMOVE leaseUntil",
+                )
+                .expression_attribute_values(":status", n(refusal.status))
+                .expression_attribute_values(":code", s(&refusal.code))
+                .expression_attribute_values(":message", s(&refusal.message)),
+            _ => update.update_expression("SET #state = :state REMOVE leaseUntil"),
+        };
+        match update.send().await {
+            Ok(_) => Ok(Transition::Done),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(match UploadRepo::find(self, id).await? {
+                    Some(upload) => Transition::AlreadySettled(upload.state),
+                    None => Transition::Missing,
+                })
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    async fn claim(
+        &self,
+        id: &UploadId,
+        now_s: i64,
+        lease: std::time::Duration,
+    ) -> Result<Claim, StorageError> {
+        use aws_sdk_dynamodb::types::ReturnValue;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, AttributeValue::S(upload_pk(id)))
+            .update_expression("SET leaseUntil = :until")
+            .condition_expression(
+                "attribute_exists(pk) AND #state = :pending \
+                 AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":pending", s(UploadState::Pending.as_str()))
+            .expression_attribute_values(":now", n(now_s))
+            .expression_attribute_values(":until", n(now_s + lease.as_secs() as i64))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => out
+                .attributes
+                .as_ref()
+                .map(upload_from_item)
+                .transpose()?
+                .map(Claim::Acquired)
+                .ok_or_else(|| corrupt("UpdateItem answered no attributes")),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(match UploadRepo::find(self, id).await? {
+                    None => Claim::Missing,
+                    Some(upload) if upload.state != UploadState::Pending => Claim::Settled(upload),
+                    Some(_) => Claim::Busy,
+                })
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    async fn release(&self, id: &UploadId) -> Result<(), StorageError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, AttributeValue::S(upload_pk(id)))
+            .update_expression("REMOVE leaseUntil")
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await
+            .map(|_| ())
+            .or_else(|err| {
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception())
+                {
+                    Ok(())
+                } else {
+                    Err(unavailable(err))
+                }
+            })
+    }
+}
+
+fn upload_pk(id: &UploadId) -> String {
+    format!("UPLOAD#{id}")
+}
+
+fn upload_to_item(u: &PendingUpload) -> Item {
+    let mut item = HashMap::from([
+        (PK.to_owned(), AttributeValue::S(upload_pk(&u.id))),
+        ("kind".to_owned(), s(KIND_UPLOAD)),
+        ("uploadId".to_owned(), s(u.id.as_str())),
+        ("companyId".to_owned(), s(u.company_id.as_str())),
+        ("visibility".to_owned(), s(u.visibility.as_str())),
+        ("name".to_owned(), s(&u.name)),
+        ("assetKey".to_owned(), s(u.asset_key.as_str())),
+        ("state".to_owned(), s(u.state.as_str())),
+        ("created".to_owned(), n(u.created_ms)),
+        (TTL_ATTRIBUTE.to_owned(), n(u.expires_at_s)),
+    ]);
+    if let Some(t) = u.declared_type {
+        item.insert("assetType".to_owned(), s(t.as_str()));
+    }
+    if let Some(size) = u.declared_size {
+        item.insert("declaredSize".to_owned(), n(size));
+    }
+    if let Some(sha) = &u.declared_sha256 {
+        item.insert("declaredSha256".to_owned(), s(sha));
+    }
+    if let Transfer::Multipart { s3_upload_id } = &u.transfer {
+        item.insert("s3UploadId".to_owned(), s(s3_upload_id));
+    }
+    if let UploadState::Refused(r) = &u.state {
+        item.insert("refusalStatus".to_owned(), n(r.status));
+        item.insert("refusalCode".to_owned(), s(&r.code));
+        item.insert("refusalMessage".to_owned(), s(&r.message));
+    }
+    item
+}
+
+fn upload_from_item(item: &Item) -> Result<PendingUpload, StorageError> {
+    let r = ItemReader(item);
+    let optional_s = |field: &str| item.get(field).map(|_| r.s(field)).transpose();
+    let state = match r.s("state")?.as_str() {
+        "pending" => UploadState::Pending,
+        "ready" => UploadState::Ready,
+        "aborted" => UploadState::Aborted,
+        "refused" => UploadState::Refused(Refusal {
+            status: r.n("refusalStatus")?,
+            code: r.s("refusalCode")?,
+            message: r.s("refusalMessage")?,
+        }),
+        _ => return Err(corrupt("state")),
+    };
+    Ok(PendingUpload {
+        id: UploadId::parse(&r.s("uploadId")?).ok_or_else(|| corrupt("uploadId"))?,
+        company_id: CompanyId::parse(&r.s("companyId")?).map_err(|_| corrupt("companyId"))?,
+        visibility: Visibility::parse(&r.s("visibility")?).ok_or_else(|| corrupt("visibility"))?,
+        name: r.s("name")?,
+        declared_type: optional_s("assetType")?
+            .map(|t| t.parse::<AssetType>().map_err(|_| corrupt("assetType")))
+            .transpose()?,
+        declared_size: item
+            .get("declaredSize")
+            .map(|_| r.n("declaredSize"))
+            .transpose()?,
+        declared_sha256: optional_s("declaredSha256")?,
+        asset_key: AssetKey::parse(&r.s("assetKey")?).ok_or_else(|| corrupt("assetKey"))?,
+        transfer: match optional_s("s3UploadId")? {
+            Some(s3_upload_id) => Transfer::Multipart { s3_upload_id },
+            None => Transfer::SinglePut,
+        },
+        state,
+        created_ms: r.n("created")?,
+        expires_at_s: r.n(TTL_ATTRIBUTE)?,
+    })
+}
+
 fn asset_pk(key: &AssetKey) -> String {
     format!("ASSET#{key}")
 }
@@ -360,18 +569,20 @@ impl ItemReader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{NewAsset, detect_content};
+    use crate::domain::{NewAsset, detect_content, sha256_hex};
 
     #[test]
     fn asset_items_round_trip() {
         let bytes = b"%PDF-1.4\n";
         let content = detect_content(bytes, None).unwrap();
         let asset = Asset::create(NewAsset {
+            key: AssetKey::generate(),
             company_id: CompanyId::parse("acme").unwrap(),
             name: "Quarterly \"report\" ü".into(),
             visibility: Visibility::Public,
             content: &content,
-            bytes,
+            size: bytes.len() as u64,
+            sha256: sha256_hex(bytes),
             dimensions: Some((640, 480)),
             renditions: vec![StoredRendition::describe(
                 crate::domain::RenditionSize::Thumb,
@@ -388,11 +599,13 @@ mod tests {
     #[test]
     fn malformed_items_are_corrupt_not_panics() {
         let mut item = asset_to_item(&Asset::create(NewAsset {
+            key: AssetKey::generate(),
             company_id: CompanyId::parse("acme").unwrap(),
             name: "x".into(),
             visibility: Visibility::Private,
             content: &detect_content(b"hi", None).unwrap(),
-            bytes: b"hi",
+            size: 2,
+            sha256: sha256_hex(b"hi"),
             dimensions: None,
             renditions: Vec::new(),
             now_ms: 0,

@@ -2,15 +2,21 @@
 //! (conditional insert, missing object is `None`) and can be told to fail, so failure paths are
 //! testable without a network.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{ApiKeyRepo, AssetRepo, BlobStore, PresignedGet, StorageError};
-use crate::domain::{ApiKeyHash, ApiKeyRecord, Asset, AssetKey};
+use super::{
+    ApiKeyRepo, AssetRepo, BlobStore, Claim, MultipartCompletion, PresignedGet, PresignedRequest,
+    StagedObject, StagingArea, StorageError, Transition, UploadRepo, UploadedPart,
+};
+use crate::domain::{
+    ApiKeyHash, ApiKeyRecord, Asset, AssetKey, PendingUpload, UploadId, UploadState, sha256_hex,
+};
 
 fn unavailable(flag: &AtomicBool) -> Result<(), StorageError> {
     if flag.load(Ordering::SeqCst) {
@@ -27,6 +33,8 @@ pub struct MemoryBlobStore {
     /// `Some(n)`: n more writes succeed, every later one fails (a store that goes away in the
     /// middle of an upload); reads and deletes still work.
     pub put_budget: Mutex<Option<usize>>,
+    /// Open multipart uploads: S3 upload id -> (object key, parts by number).
+    multipart: Mutex<HashMap<String, (String, BTreeMap<u32, Bytes>)>>,
 }
 
 impl MemoryBlobStore {
@@ -40,6 +48,185 @@ impl MemoryBlobStore {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The keys of every stored object, sorted.
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.objects.lock().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+
+    /// Test hook: what a client's presigned `PUT` does.
+    pub fn client_put(&self, key: &str, bytes: impl Into<Bytes>) {
+        self.objects.lock().unwrap().insert(
+            key.to_owned(),
+            (bytes.into(), "application/octet-stream".to_owned()),
+        );
+    }
+
+    /// Test hook: what a client's presigned part `PUT` does; `false` for an unknown upload.
+    pub fn client_put_part(
+        &self,
+        s3_upload_id: &str,
+        number: u32,
+        bytes: impl Into<Bytes>,
+    ) -> bool {
+        let mut uploads = self.multipart.lock().unwrap();
+        uploads
+            .get_mut(s3_upload_id)
+            .map(|(_, parts)| parts.insert(number, bytes.into()))
+            .is_some()
+    }
+
+    /// Number of multipart uploads neither completed nor aborted.
+    pub fn open_multipart_uploads(&self) -> usize {
+        self.multipart.lock().unwrap().len()
+    }
+}
+
+fn part_etag(bytes: &[u8]) -> String {
+    format!("\"{}\"", &sha256_hex(bytes)[..32])
+}
+
+#[async_trait]
+impl StagingArea for MemoryBlobStore {
+    async fn presign_put(
+        &self,
+        key: &str,
+        size: u64,
+        sha256: Option<&str>,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest, StorageError> {
+        unavailable(&self.fail)?;
+        let mut headers = vec![("content-length".to_owned(), size.to_string())];
+        if let Some(sha256) = sha256 {
+            headers.push(("x-amz-checksum-sha256".to_owned(), sha256.to_owned()));
+        }
+        Ok(PresignedRequest {
+            method: "PUT",
+            url: format!(
+                "https://blobs.invalid/{key}?expires={}",
+                expires_in.as_secs()
+            ),
+            headers,
+        })
+    }
+
+    async fn create_multipart(&self, key: &str) -> Result<String, StorageError> {
+        unavailable(&self.fail)?;
+        let id = UploadId::generate().to_string();
+        self.multipart
+            .lock()
+            .unwrap()
+            .insert(id.clone(), (key.to_owned(), BTreeMap::new()));
+        Ok(id)
+    }
+
+    async fn presign_part(
+        &self,
+        key: &str,
+        s3_upload_id: &str,
+        part_number: u32,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest, StorageError> {
+        unavailable(&self.fail)?;
+        Ok(PresignedRequest {
+            method: "PUT",
+            url: format!(
+                "https://blobs.invalid/{key}?uploadId={s3_upload_id}&partNumber={part_number}&expires={}",
+                expires_in.as_secs()
+            ),
+            headers: Vec::new(),
+        })
+    }
+
+    async fn list_parts(
+        &self,
+        _key: &str,
+        s3_upload_id: &str,
+    ) -> Result<Option<Vec<UploadedPart>>, StorageError> {
+        unavailable(&self.fail)?;
+        Ok(self
+            .multipart
+            .lock()
+            .unwrap()
+            .get(s3_upload_id)
+            .map(|(_, parts)| {
+                parts
+                    .iter()
+                    .map(|(number, bytes)| UploadedPart {
+                        number: *number,
+                        size: bytes.len() as u64,
+                        etag: part_etag(bytes),
+                    })
+                    .collect()
+            }))
+    }
+
+    async fn complete_multipart(
+        &self,
+        key: &str,
+        s3_upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> Result<MultipartCompletion, StorageError> {
+        unavailable(&self.fail)?;
+        let mut uploads = self.multipart.lock().unwrap();
+        let Some((_, stored)) = uploads.get(s3_upload_id) else {
+            return Ok(MultipartCompletion::Unknown);
+        };
+        let mut joined = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            let last = i + 1 == parts.len();
+            match stored.get(&part.number) {
+                Some(bytes) if !last && (bytes.len() as u64) < crate::domain::MIN_PART_BYTES => {
+                    return Ok(MultipartCompletion::InvalidParts("EntityTooSmall".into()));
+                }
+                Some(bytes) if part_etag(bytes) == part.etag => joined.extend_from_slice(bytes),
+                // The client named a part it never sent.
+                _ => return Ok(MultipartCompletion::InvalidParts("InvalidPart".into())),
+            }
+        }
+        uploads.remove(s3_upload_id);
+        drop(uploads);
+        self.client_put(key, joined);
+        Ok(MultipartCompletion::Completed)
+    }
+
+    async fn abort_multipart(&self, _key: &str, s3_upload_id: &str) -> Result<(), StorageError> {
+        unavailable(&self.fail)?;
+        self.multipart.lock().unwrap().remove(s3_upload_id);
+        Ok(())
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<StagedObject>, StorageError> {
+        unavailable(&self.fail)?;
+        Ok(self.object(key).map(|(bytes, _)| StagedObject {
+            size: bytes.len() as u64,
+        }))
+    }
+
+    async fn read_prefix(&self, key: &str, len: u64) -> Result<Bytes, StorageError> {
+        unavailable(&self.fail)?;
+        let (bytes, _) = self
+            .object(key)
+            .ok_or_else(|| StorageError::Unavailable("NoSuchKey".into()))?;
+        Ok(bytes.slice(..(len as usize).min(bytes.len())))
+    }
+
+    async fn sha256(&self, key: &str) -> Result<String, StorageError> {
+        unavailable(&self.fail)?;
+        let (bytes, _) = self
+            .object(key)
+            .ok_or_else(|| StorageError::Unavailable("NoSuchKey".into()))?;
+        Ok(sha256_hex(&bytes))
+    }
+
+    async fn copy(&self, from: &str, to: &str, content_type: &str) -> Result<(), StorageError> {
+        let (bytes, _) = self
+            .object(from)
+            .ok_or_else(|| StorageError::Unavailable("NoSuchKey".into()))?;
+        self.put(to, bytes, content_type).await
     }
 }
 
@@ -164,5 +351,84 @@ impl ApiKeyRepo for MemoryApiKeyRepo {
         let mut keys = self.keys.lock().unwrap();
         let found = keys.values_mut().find(|r| r.key_id() == key_id);
         Ok(found.map(|r| r.revoked = true).is_some())
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryUploadRepo {
+    uploads: Mutex<HashMap<String, PendingUpload>>,
+    /// Finalize leases: upload id -> Unix second they end.
+    leases: Mutex<HashMap<String, i64>>,
+    pub fail: AtomicBool,
+}
+
+impl MemoryUploadRepo {
+    /// Test hook: change a stored upload in place (e.g. make it expire).
+    pub fn update(&self, id: &UploadId, change: impl FnOnce(&mut PendingUpload)) {
+        if let Some(upload) = self.uploads.lock().unwrap().get_mut(id.as_str()) {
+            change(upload);
+        }
+    }
+}
+
+#[async_trait]
+impl UploadRepo for MemoryUploadRepo {
+    async fn insert(&self, upload: &PendingUpload) -> Result<(), StorageError> {
+        unavailable(&self.fail)?;
+        let mut uploads = self.uploads.lock().unwrap();
+        if uploads.contains_key(upload.id.as_str()) {
+            return Err(StorageError::AlreadyExists);
+        }
+        uploads.insert(upload.id.as_str().to_owned(), upload.clone());
+        Ok(())
+    }
+
+    async fn find(&self, id: &UploadId) -> Result<Option<PendingUpload>, StorageError> {
+        unavailable(&self.fail)?;
+        Ok(self.uploads.lock().unwrap().get(id.as_str()).cloned())
+    }
+
+    async fn settle(&self, id: &UploadId, state: &UploadState) -> Result<Transition, StorageError> {
+        unavailable(&self.fail)?;
+        let mut uploads = self.uploads.lock().unwrap();
+        Ok(match uploads.get_mut(id.as_str()) {
+            None => Transition::Missing,
+            Some(upload) if upload.state != UploadState::Pending => {
+                Transition::AlreadySettled(upload.state.clone())
+            }
+            Some(upload) => {
+                upload.state = state.clone();
+                self.leases.lock().unwrap().remove(id.as_str());
+                Transition::Done
+            }
+        })
+    }
+
+    async fn claim(
+        &self,
+        id: &UploadId,
+        now_s: i64,
+        lease: Duration,
+    ) -> Result<Claim, StorageError> {
+        unavailable(&self.fail)?;
+        let uploads = self.uploads.lock().unwrap();
+        let Some(upload) = uploads.get(id.as_str()) else {
+            return Ok(Claim::Missing);
+        };
+        if upload.state != UploadState::Pending {
+            return Ok(Claim::Settled(upload.clone()));
+        }
+        let mut leases = self.leases.lock().unwrap();
+        if leases.get(id.as_str()).is_some_and(|until| *until >= now_s) {
+            return Ok(Claim::Busy);
+        }
+        leases.insert(id.as_str().to_owned(), now_s + lease.as_secs() as i64);
+        Ok(Claim::Acquired(upload.clone()))
+    }
+
+    async fn release(&self, id: &UploadId) -> Result<(), StorageError> {
+        unavailable(&self.fail)?;
+        self.leases.lock().unwrap().remove(id.as_str());
+        Ok(())
     }
 }

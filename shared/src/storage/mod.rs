@@ -6,7 +6,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::domain::{ApiKeyHash, ApiKeyRecord, Asset, AssetKey};
+use crate::domain::{
+    ApiKeyHash, ApiKeyRecord, Asset, AssetKey, PendingUpload, UploadId, UploadState,
+};
 
 pub mod dynamo;
 pub mod memory;
@@ -71,4 +73,142 @@ pub trait ApiKeyRepo: Send + Sync {
     async fn list(&self) -> Result<Vec<ApiKeyRecord>, StorageError>;
     /// Marks the key with this public id revoked; `false` when no key has that id.
     async fn revoke(&self, key_id: &str) -> Result<bool, StorageError>;
+}
+
+/// A request the client sends straight to the blob store: the URL carries the signature, and
+/// `headers` are the ones it must send exactly as given (they are signed too).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PresignedRequest {
+    pub method: &'static str,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+}
+
+/// One uploaded part of a multipart upload, as the blob store lists it (S3 `ListParts`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadedPart {
+    /// 1 to 10,000.
+    pub number: u32,
+    /// Bytes.
+    pub size: u64,
+    /// The part's ETag, quoted as S3 answers it; completing the upload names each part by it.
+    pub etag: String,
+}
+
+/// The outcome of completing a multipart upload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MultipartCompletion {
+    Completed,
+    /// S3 knows no such multipart upload: completed by an earlier call, aborted or expired.
+    Unknown,
+    /// S3 refused the parts as sent (`EntityTooSmall`: a part but the last under 5 MiB;
+    /// `InvalidPart`, `InvalidPartOrder`); the S3 error code is given.
+    InvalidParts(String),
+}
+
+/// What finalize learns about a staged object without reading it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StagedObject {
+    /// Bytes.
+    pub size: u64,
+}
+
+/// The staging area of direct uploads: presigned writes, S3 multipart uploads, and the reads,
+/// copy and hashing finalize needs. Keys are always made by the service
+/// ([`crate::domain::staging_key`]), never taken from a client.
+#[async_trait]
+pub trait StagingArea: Send + Sync {
+    /// A `PUT` of exactly `size` bytes (and, when given, exactly the file with this hex SHA-256)
+    /// to `object_key`, valid for `expires_in`.
+    async fn presign_put(
+        &self,
+        object_key: &str,
+        size: u64,
+        sha256: Option<&str>,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest, StorageError>;
+    /// Starts an S3 multipart upload; answers its S3 `UploadId`.
+    async fn create_multipart(&self, object_key: &str) -> Result<String, StorageError>;
+    /// A `PUT` of part `part_number` (1..=10,000) of a multipart upload.
+    async fn presign_part(
+        &self,
+        object_key: &str,
+        s3_upload_id: &str,
+        part_number: u32,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest, StorageError>;
+    /// The parts uploaded so far, by number; `None` when S3 knows no such multipart upload
+    /// (completed, aborted or expired).
+    async fn list_parts(
+        &self,
+        object_key: &str,
+        s3_upload_id: &str,
+    ) -> Result<Option<Vec<UploadedPart>>, StorageError>;
+    /// Joins the parts into the object.
+    async fn complete_multipart(
+        &self,
+        object_key: &str,
+        s3_upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> Result<MultipartCompletion, StorageError>;
+    /// Ends a multipart upload and frees its parts; an unknown upload is not an error.
+    async fn abort_multipart(
+        &self,
+        object_key: &str,
+        s3_upload_id: &str,
+    ) -> Result<(), StorageError>;
+    /// `Ok(None)` when there is no such object.
+    async fn head(&self, object_key: &str) -> Result<Option<StagedObject>, StorageError>;
+    /// Up to `len` bytes from the start of the object (fewer when it is shorter).
+    async fn read_prefix(&self, object_key: &str, len: u64) -> Result<Bytes, StorageError>;
+    /// Hex SHA-256 of the whole object, streamed (never held in memory at once).
+    async fn sha256(&self, object_key: &str) -> Result<String, StorageError>;
+    /// Server-side copy of an object up to 5 GiB (S3 `CopyObject`), stored under `content_type`.
+    async fn copy(&self, from: &str, to: &str, content_type: &str) -> Result<(), StorageError>;
+}
+
+/// What happened to a conditional state change of an upload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transition {
+    /// The upload was pending and now has the new state.
+    Done,
+    /// The upload had already left `pending`; its state is unchanged and given here.
+    AlreadySettled(UploadState),
+    /// No such upload (never started, or expired).
+    Missing,
+}
+
+/// The answer to a finalize's claim on an upload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// This caller alone may finalize it until the lease ends or it settles or releases it.
+    Acquired(PendingUpload),
+    /// Another finalize holds an unexpired lease.
+    Busy,
+    /// Already ready, refused or aborted.
+    Settled(PendingUpload),
+    /// No such upload (never started, or expired).
+    Missing,
+}
+
+#[async_trait]
+pub trait UploadRepo: Send + Sync {
+    /// Records a started upload; `AlreadyExists` rather than overwriting one.
+    async fn insert(&self, upload: &PendingUpload) -> Result<(), StorageError>;
+    /// Strongly consistent: a status request right after finalize sees its outcome.
+    async fn find(&self, id: &UploadId) -> Result<Option<PendingUpload>, StorageError>;
+    /// Moves a pending upload to `state`, only if it is still pending, and ends any lease: two
+    /// finalizes of the same upload settle it once.
+    async fn settle(&self, id: &UploadId, state: &UploadState) -> Result<Transition, StorageError>;
+    /// Takes the finalize lease of a pending upload until `now_s + lease` (Unix seconds), if no
+    /// one holds an unexpired one: finalizes of one upload never run at once, so one of them
+    /// failing can never remove what another has stored.
+    async fn claim(
+        &self,
+        id: &UploadId,
+        now_s: i64,
+        lease: Duration,
+    ) -> Result<Claim, StorageError>;
+    /// Ends this caller's lease without settling (a transient failure: a later finalize retries).
+    async fn release(&self, id: &UploadId) -> Result<(), StorageError>;
 }

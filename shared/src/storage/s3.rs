@@ -7,7 +7,12 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 
-use super::{BlobStore, PresignedGet, StorageError};
+use std::time::Duration;
+
+use super::{
+    BlobStore, MultipartCompletion, PresignedGet, PresignedRequest, StagedObject, StagingArea,
+    StorageError, UploadedPart,
+};
 
 /// The IAM action each [`BlobStore`] method needs on the bucket's objects. `template.yaml` grants a
 /// function exactly the actions of the methods it calls; a test holds the two together, so keep
@@ -18,6 +23,19 @@ pub const IAM_ACTIONS: &[(&str, &str)] = &[
     ("delete", "s3:DeleteObject"),
     // A presigned URL carries the signer's permissions: GetObject, nothing more.
     ("presign_get", "s3:GetObject"),
+    // The staging area of direct uploads (`StagingArea`). Multipart uploads and their parts are
+    // authorised as s3:PutObject (S3 User Guide, "Multipart upload API and permissions").
+    ("presign_put", "s3:PutObject"),
+    ("create_multipart", "s3:PutObject"),
+    ("presign_part", "s3:PutObject"),
+    ("list_parts", "s3:ListMultipartUploadParts"),
+    ("complete_multipart", "s3:PutObject"),
+    ("abort_multipart", "s3:AbortMultipartUpload"),
+    ("head", "s3:GetObject"),
+    ("read_prefix", "s3:GetObject"),
+    ("sha256", "s3:GetObject"),
+    // CopyObject reads the source and writes the destination.
+    ("copy", "s3:GetObject s3:PutObject"),
 ];
 
 pub struct S3BlobStore {
@@ -145,5 +163,268 @@ impl BlobStore for S3BlobStore {
 
     fn location(&self, object_key: &str) -> String {
         format!("s3://{}/{}", self.bucket, object_key)
+    }
+}
+
+fn presigning(expires_in: Duration) -> Result<PresigningConfig, StorageError> {
+    PresigningConfig::expires_in(expires_in)
+        .map_err(|e| StorageError::Unavailable(format!("presigning config: {e}")))
+}
+
+fn presigned(request: aws_sdk_s3::presigning::PresignedRequest) -> PresignedRequest {
+    PresignedRequest {
+        method: "PUT",
+        url: request.uri().to_owned(),
+        headers: request
+            .headers()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect(),
+    }
+}
+
+fn is_no_such_upload<E: aws_sdk_s3::error::ProvideErrorMetadata>(err: &E) -> bool {
+    err.code() == Some("NoSuchUpload")
+}
+
+#[async_trait]
+impl StagingArea for S3BlobStore {
+    async fn presign_put(
+        &self,
+        object_key: &str,
+        size: u64,
+        sha256: Option<&str>,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest, StorageError> {
+        use base64::Engine;
+        let checksum = sha256
+            .map(|hex| {
+                crate::domain::hex_decode(hex)
+                    .map(|raw| base64::engine::general_purpose::STANDARD.encode(raw))
+                    .ok_or_else(|| StorageError::Corrupt("checksum is not hex".into()))
+            })
+            .transpose()?;
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(object_key)
+            .content_length(i64::try_from(size).unwrap_or(i64::MAX))
+            .set_checksum_sha256(checksum)
+            .presigned(presigning(expires_in)?)
+            .await
+            .map_err(unavailable)?;
+        Ok(presigned(request))
+    }
+
+    async fn create_multipart(&self, object_key: &str) -> Result<String, StorageError> {
+        let output = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(object_key)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        output.upload_id.ok_or_else(|| {
+            StorageError::Corrupt("CreateMultipartUpload answered no UploadId".into())
+        })
+    }
+
+    async fn presign_part(
+        &self,
+        object_key: &str,
+        s3_upload_id: &str,
+        part_number: u32,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest, StorageError> {
+        let request = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(object_key)
+            .upload_id(s3_upload_id)
+            .part_number(i32::try_from(part_number).unwrap_or(i32::MAX))
+            .presigned(presigning(expires_in)?)
+            .await
+            .map_err(unavailable)?;
+        Ok(presigned(request))
+    }
+
+    async fn list_parts(
+        &self,
+        object_key: &str,
+        s3_upload_id: &str,
+    ) -> Result<Option<Vec<UploadedPart>>, StorageError> {
+        let mut parts = Vec::new();
+        let mut marker = None;
+        loop {
+            let page = match self
+                .client
+                .list_parts()
+                .bucket(&self.bucket)
+                .key(object_key)
+                .upload_id(s3_upload_id)
+                .set_part_number_marker(marker)
+                .send()
+                .await
+            {
+                Ok(page) => page,
+                Err(err) if err.as_service_error().is_some_and(is_no_such_upload) => {
+                    return Ok(None);
+                }
+                Err(err) => return Err(unavailable(err)),
+            };
+            for part in page.parts() {
+                parts.push(UploadedPart {
+                    number: part.part_number().unwrap_or_default().max(0) as u32,
+                    size: part.size().unwrap_or_default().max(0) as u64,
+                    etag: part.e_tag().unwrap_or_default().to_owned(),
+                });
+            }
+            if page.is_truncated() != Some(true) {
+                return Ok(Some(parts));
+            }
+            marker = page.next_part_number_marker;
+        }
+    }
+
+    async fn complete_multipart(
+        &self,
+        object_key: &str,
+        s3_upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> Result<MultipartCompletion, StorageError> {
+        use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+        let completed = CompletedMultipartUpload::builder()
+            .set_parts(Some(
+                parts
+                    .iter()
+                    .map(|p| {
+                        CompletedPart::builder()
+                            .part_number(p.number as i32)
+                            .e_tag(&p.etag)
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .build();
+        match self
+            .client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(object_key)
+            .upload_id(s3_upload_id)
+            .multipart_upload(completed)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(MultipartCompletion::Completed),
+            Err(err) => match err.as_service_error().and_then(|e| {
+                use aws_sdk_s3::error::ProvideErrorMetadata;
+                e.code()
+            }) {
+                Some("NoSuchUpload") => Ok(MultipartCompletion::Unknown),
+                Some(code @ ("EntityTooSmall" | "InvalidPart" | "InvalidPartOrder")) => {
+                    Ok(MultipartCompletion::InvalidParts(code.to_owned()))
+                }
+                _ => Err(unavailable(err)),
+            },
+        }
+    }
+
+    async fn abort_multipart(
+        &self,
+        object_key: &str,
+        s3_upload_id: &str,
+    ) -> Result<(), StorageError> {
+        match self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(object_key)
+            .upload_id(s3_upload_id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) if err.as_service_error().is_some_and(is_no_such_upload) => Ok(()),
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    async fn head(&self, object_key: &str) -> Result<Option<StagedObject>, StorageError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(object_key)
+            .send()
+            .await
+        {
+            Ok(output) => Ok(Some(StagedObject {
+                size: output.content_length().unwrap_or_default().max(0) as u64,
+            })),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    async fn read_prefix(&self, object_key: &str, len: u64) -> Result<Bytes, StorageError> {
+        if len == 0 {
+            return Ok(Bytes::new());
+        }
+        let output = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(object_key)
+            .range(format!("bytes=0-{}", len - 1))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let body = output
+            .body
+            .collect()
+            .await
+            .map_err(|e| StorageError::Unavailable(format!("reading object body: {e}")))?;
+        Ok(body.into_bytes())
+    }
+
+    async fn sha256(&self, object_key: &str) -> Result<String, StorageError> {
+        use sha2::{Digest, Sha256};
+        let mut output = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(object_key)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let mut hasher = Sha256::new();
+        while let Some(chunk) = output
+            .body
+            .try_next()
+            .await
+            .map_err(|e| StorageError::Unavailable(format!("reading object body: {e}")))?
+        {
+            hasher.update(&chunk);
+        }
+        Ok(crate::domain::hex_encode(&hasher.finalize()))
+    }
+
+    async fn copy(&self, from: &str, to: &str, content_type: &str) -> Result<(), StorageError> {
+        use aws_sdk_s3::types::MetadataDirective;
+        // Keys are the service's own ([A-Za-z0-9_/-]), so the copy source needs no escaping.
+        self.client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(to)
+            .copy_source(format!("{}/{}", self.bucket, from))
+            .metadata_directive(MetadataDirective::Replace)
+            .content_type(content_type)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
     }
 }

@@ -1,0 +1,382 @@
+//! The direct-upload routes under `/api/v1/partner/asset/uploads/{visibility}` (issue 10): start,
+//! part URLs, complete, status and abort. The bytes go to S3; these only sign, check and record.
+
+use std::time::Duration;
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+
+use super::finalize::{FINALIZE_LEASE, Finalized, finalize};
+use super::upload::choose_name;
+use crate::app::App;
+use crate::auth::{self, AuthError, now_ms};
+use crate::domain::{
+    AssetKey, AssetType, CompanyId, PendingUpload, Transfer, UploadId, UploadState, parse_sha256,
+    part_count, part_size, plan_transfer,
+};
+use crate::http::{
+    ApiError, CompanyAsset, PartUrl, StartUpload, StartedUpload, UploadPath, UploadStatus,
+    base_url, json_response, observed, presented_api_key, upload_path,
+};
+use crate::storage::{Claim, Transition};
+
+/// How long `complete` waits for a finalize that another trigger is running (the bucket's event
+/// usually starts one as soon as the bytes land) before answering 202: inside API Gateway's
+/// 30-second limit with room for the rest of the request.
+const COMPLETE_WAIT: Duration = Duration::from_secs(20);
+const COMPLETE_POLL: Duration = Duration::from_millis(250);
+
+/// `POST .../uploads/{visibility}`: records a pending upload and answers how to send the bytes
+/// (201 [`StartedUpload`]). Errors: 400 for a body that is not a [`StartUpload`] or a bad field,
+/// 413 above `MAX_DIRECT_UPLOAD_BYTES`, 401 without a valid key.
+pub async fn start_upload(app: &App, req: Request) -> Response<Body> {
+    observed("POST /uploads/{visibility}", req, |req| async move {
+        try_start(app, &req)
+            .await
+            .unwrap_or_else(|err| err.into_response(false))
+    })
+    .await
+}
+
+/// `GET .../uploads/{visibility}/{uploadId}/parts/{partNumber}`: a presigned `PUT` for one part.
+pub async fn part_url(app: &App, req: Request) -> Response<Body> {
+    observed(
+        "GET /uploads/{visibility}/{uploadId}/parts/{partNumber}",
+        req,
+        |req| async move {
+            try_part_url(app, &req)
+                .await
+                .unwrap_or_else(|err| err.into_response(false))
+        },
+    )
+    .await
+}
+
+/// `POST .../uploads/{visibility}/{uploadId}/complete`: finalizes the upload and answers the
+/// `CompanyAsset` (200), the refusal (the small upload's status and body), or 202 with the status
+/// when another finalize of it is still running.
+pub async fn complete_upload(app: &App, req: Request) -> Response<Body> {
+    observed(
+        "POST /uploads/{visibility}/{uploadId}/complete",
+        req,
+        |req| async move {
+            try_complete(app, &req)
+                .await
+                .unwrap_or_else(|err| err.into_response(false))
+        },
+    )
+    .await
+}
+
+/// `GET .../uploads/{visibility}/{uploadId}`: `pending`, `ready` (with the asset), `refused`
+/// (with why) or `aborted`.
+pub async fn upload_status(app: &App, req: Request) -> Response<Body> {
+    observed(
+        "GET /uploads/{visibility}/{uploadId}",
+        req,
+        |req| async move {
+            try_status(app, &req)
+                .await
+                .unwrap_or_else(|err| err.into_response(false))
+        },
+    )
+    .await
+}
+
+/// `DELETE .../uploads/{visibility}/{uploadId}`: ends a pending upload and removes its bytes and
+/// parts. Aborting an aborted upload is fine; a finished or finalizing one is a 409.
+pub async fn abort_upload(app: &App, req: Request) -> Response<Body> {
+    observed(
+        "DELETE /uploads/{visibility}/{uploadId}",
+        req,
+        |req| async move {
+            try_abort(app, &req)
+                .await
+                .unwrap_or_else(|err| err.into_response(false))
+        },
+    )
+    .await
+}
+
+async fn caller(app: &App, req: &Request) -> Result<CompanyId, ApiError> {
+    Ok(
+        auth::company_for_key(app.keys.as_ref(), presented_api_key(req)?)
+            .await?
+            .ok_or(AuthError::Missing)?,
+    )
+}
+
+async fn try_start(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let company = caller(app, req).await?;
+    let path = upload_path(req)?;
+    if path.upload_id.is_some() {
+        return Err(ApiError::NotFound);
+    }
+    let body = StartUpload::parse(req.body().as_ref())?;
+    let declared_type = body
+        .asset_type
+        .as_deref()
+        .map(str::parse::<AssetType>)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid_field", e.to_string()))?;
+    let declared_sha256 = body
+        .sha256
+        .as_deref()
+        .map(|raw| {
+            parse_sha256(raw).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_field",
+                    "sha256 must be 64 hex digits or 44 characters of base64",
+                )
+            })
+        })
+        .transpose()?;
+    let multipart = plan_transfer(body.size, body.multipart, &app.config.upload_limits)?;
+    let name = choose_name(body.name.as_deref(), None)?;
+    let now = now_ms();
+    let mut upload = PendingUpload {
+        id: UploadId::generate(),
+        company_id: company,
+        visibility: path.visibility,
+        name,
+        declared_type,
+        declared_size: Some(body.size),
+        declared_sha256,
+        asset_key: AssetKey::generate(),
+        transfer: Transfer::SinglePut,
+        state: UploadState::Pending,
+        created_ms: now,
+        expires_at_s: now / 1000 + app.config.pending_upload_ttl.as_secs() as i64,
+    };
+    let staging_key = upload.staging_key();
+    let ttl = app.config.upload_url_ttl;
+    let single = if multipart {
+        let s3_upload_id = app.staging.create_multipart(&staging_key).await?;
+        upload.transfer = Transfer::Multipart { s3_upload_id };
+        None
+    } else {
+        Some(
+            app.staging
+                .presign_put(
+                    &staging_key,
+                    body.size,
+                    upload.declared_sha256.as_deref(),
+                    ttl,
+                )
+                .await?,
+        )
+    };
+    if let Err(err) = app.uploads.insert(&upload).await {
+        if let Transfer::Multipart { s3_upload_id } = &upload.transfer {
+            let _ = app
+                .staging
+                .abort_multipart(&staging_key, s3_upload_id)
+                .await;
+        }
+        return Err(err.into());
+    }
+    let url = upload_url(app, req, &upload);
+    let started = StartedUpload {
+        upload_id: upload.id.to_string(),
+        status: upload.state.as_str(),
+        expires_at: upload.expires_at_s * 1000,
+        upload: single.map(Into::into),
+        part_size: multipart.then(|| part_size(body.size)),
+        part_count: multipart.then(|| part_count(body.size)),
+        parts_url: multipart.then(|| format!("{url}/parts")),
+        complete_url: format!("{url}/complete"),
+        status_url: url,
+    };
+    Ok(json_response(StatusCode::CREATED, &started))
+}
+
+async fn try_part_url(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let company = caller(app, req).await?;
+    let path = upload_path(req)?;
+    let upload = own_upload(app, &company, &path).await?;
+    let part_number = match path.rest.as_slice() {
+        [parts, number] if parts == "parts" => number.parse::<u32>().ok(),
+        _ => return Err(ApiError::NotFound),
+    };
+    let Transfer::Multipart { s3_upload_id } = &upload.transfer else {
+        return Err(ApiError::Conflict {
+            code: "not_multipart",
+            message: "this upload is sent in one request; it has no parts".into(),
+        });
+    };
+    if upload.state != UploadState::Pending {
+        return Err(settled_conflict(&upload));
+    }
+    let parts = upload
+        .declared_size
+        .map_or(crate::domain::MAX_PARTS, part_count);
+    let part_number = part_number
+        .filter(|n| (1..=parts).contains(&u64::from(*n)))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_part_number",
+                format!("partNumber must be a whole number from 1 to {parts}"),
+            )
+        })?;
+    let ttl = app.config.upload_url_ttl;
+    let request = app
+        .staging
+        .presign_part(&upload.staging_key(), s3_upload_id, part_number, ttl)
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &PartUrl {
+            part_number,
+            request: request.into(),
+            expires: ttl.as_secs(),
+        },
+    ))
+}
+
+async fn try_complete(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let company = caller(app, req).await?;
+    let path = upload_path(req)?;
+    if path.rest != ["complete"] {
+        return Err(ApiError::NotFound);
+    }
+    let upload = own_upload(app, &company, &path).await?;
+    let base = base_url(&app.config, req);
+    let started = tokio::time::Instant::now();
+    loop {
+        match finalize(app, &company, &upload.id).await? {
+            Finalized::Ready(asset) => {
+                let location = app.blobs.location(&asset.object_key);
+                return Ok(json_response(
+                    StatusCode::OK,
+                    &CompanyAsset::new(&asset, &base, location),
+                ));
+            }
+            Finalized::InProgress if started.elapsed() < COMPLETE_WAIT => {
+                tokio::time::sleep(COMPLETE_POLL).await;
+            }
+            Finalized::InProgress => {
+                let upload = own_upload(app, &company, &path).await?;
+                return Ok(json_response(
+                    StatusCode::ACCEPTED,
+                    &UploadStatus::of(&upload, None),
+                ));
+            }
+        }
+    }
+}
+
+async fn try_status(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let company = caller(app, req).await?;
+    let path = upload_path(req)?;
+    if !path.rest.is_empty() {
+        return Err(ApiError::NotFound);
+    }
+    let upload = own_upload(app, &company, &path).await?;
+    let asset = match upload.state {
+        UploadState::Ready => {
+            let asset = app
+                .assets
+                .find(&upload.asset_key)
+                .await?
+                .ok_or(ApiError::NotFound)?;
+            let location = app.blobs.location(&asset.object_key);
+            Some(CompanyAsset::new(
+                &asset,
+                &base_url(&app.config, req),
+                location,
+            ))
+        }
+        _ => None,
+    };
+    Ok(json_response(
+        StatusCode::OK,
+        &UploadStatus::of(&upload, asset),
+    ))
+}
+
+async fn try_abort(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let company = caller(app, req).await?;
+    let path = upload_path(req)?;
+    if !path.rest.is_empty() {
+        return Err(ApiError::NotFound);
+    }
+    let upload = own_upload(app, &company, &path).await?;
+    // Under the finalize lease, so an abort never races a finalize that is storing the asset.
+    let upload = match app
+        .uploads
+        .claim(&upload.id, now_ms() / 1000, FINALIZE_LEASE)
+        .await?
+    {
+        Claim::Acquired(upload) => upload,
+        Claim::Settled(upload) if upload.state == UploadState::Aborted => {
+            return Ok(json_response(
+                StatusCode::OK,
+                &UploadStatus::of(&upload, None),
+            ));
+        }
+        Claim::Settled(upload) => return Err(settled_conflict(&upload)),
+        Claim::Busy => {
+            return Err(ApiError::Conflict {
+                code: "upload_finalizing",
+                message: "the upload is being finalized and can no longer be aborted".into(),
+            });
+        }
+        Claim::Missing => return Err(ApiError::NotFound),
+    };
+    let staging_key = upload.staging_key();
+    if let Transfer::Multipart { s3_upload_id } = &upload.transfer {
+        app.staging
+            .abort_multipart(&staging_key, s3_upload_id)
+            .await?;
+    }
+    app.blobs.delete(&staging_key).await?;
+    match app
+        .uploads
+        .settle(&upload.id, &UploadState::Aborted)
+        .await?
+    {
+        Transition::Done | Transition::AlreadySettled(UploadState::Aborted) => {}
+        other => {
+            tracing::error!(upload_id = %upload.id, ?other, "abort found the upload settled");
+        }
+    }
+    let mut upload = upload;
+    upload.state = UploadState::Aborted;
+    Ok(json_response(
+        StatusCode::OK,
+        &UploadStatus::of(&upload, None),
+    ))
+}
+
+/// The upload named by the path, if it is the caller's, of the path's visibility and not expired:
+/// anything else answers the same 404 as an unknown upload.
+async fn own_upload(
+    app: &App,
+    company: &CompanyId,
+    path: &UploadPath,
+) -> Result<PendingUpload, ApiError> {
+    let id = path.upload_id.as_ref().ok_or(ApiError::NotFound)?;
+    let upload = app.uploads.find(id).await?.ok_or(ApiError::NotFound)?;
+    let expired = upload.state == UploadState::Pending && upload.expires_at_s < now_ms() / 1000;
+    if !upload.owned_by(company) || upload.visibility != path.visibility || expired {
+        return Err(ApiError::NotFound);
+    }
+    Ok(upload)
+}
+
+fn settled_conflict(upload: &PendingUpload) -> ApiError {
+    ApiError::Conflict {
+        code: "upload_settled",
+        message: format!("the upload is already {}", upload.state.as_str()),
+    }
+}
+
+/// `{base}/api/v1/partner/asset/uploads/{visibility}/{uploadId}`.
+fn upload_url(app: &App, req: &Request, upload: &PendingUpload) -> String {
+    format!(
+        "{}/api/v1/partner/asset/uploads/{}/{}",
+        base_url(&app.config, req),
+        upload.visibility.as_str(),
+        upload.id
+    )
+}
