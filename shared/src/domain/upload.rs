@@ -205,7 +205,7 @@ pub fn parse_sha256(raw: &str) -> Option<String> {
 
 /// Bytes of an even-length hex string (any case); `None` for anything else.
 pub fn hex_decode(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return None;
     }
     (0..hex.len())

@@ -6,7 +6,7 @@ use std::time::Duration;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
-use super::finalize::{FINALIZE_LEASE, Finalized, finalize};
+use super::finalize::{Finalized, Trigger, finalize};
 use super::upload::choose_name;
 use crate::app::App;
 use crate::auth::{self, AuthError, now_ms};
@@ -54,7 +54,8 @@ pub async fn part_url(app: &App, req: Request) -> Response<Body> {
 
 /// `POST .../uploads/{visibility}/{uploadId}/complete`: finalizes the upload and answers the
 /// `CompanyAsset` (200), the refusal (the small upload's status and body), or 202 with the status
-/// when another finalize of it is still running.
+/// when another finalize of it is still running or the file is above
+/// [`super::finalize::SYNC_FINALIZE_MAX_BYTES`] (the bucket's event finalizes it; poll the status).
 pub async fn complete_upload(app: &App, req: Request) -> Response<Body> {
     observed(
         "POST /uploads/{visibility}/{uploadId}/complete",
@@ -243,7 +244,7 @@ async fn try_complete(app: &App, req: &Request) -> Result<Response<Body>, ApiErr
     let base = base_url(&app.config, req);
     let started = tokio::time::Instant::now();
     loop {
-        match finalize(app, &company, &upload.id).await? {
+        match finalize(app, &company, &upload.id, Trigger::Complete).await? {
             Finalized::Ready(asset) => {
                 let location = app.blobs.location(&asset.object_key);
                 return Ok(json_response(
@@ -252,17 +253,33 @@ async fn try_complete(app: &App, req: &Request) -> Result<Response<Body>, ApiErr
                 ));
             }
             Finalized::InProgress if started.elapsed() < COMPLETE_WAIT => {
+                // Worth waiting for unless the file is one `complete` leaves to the event.
+                let large = app
+                    .staging
+                    .head(&upload.staging_key())
+                    .await?
+                    .is_some_and(|o| o.size > super::finalize::SYNC_FINALIZE_MAX_BYTES);
+                if large {
+                    return pending(app, &company, &path).await;
+                }
                 tokio::time::sleep(COMPLETE_POLL).await;
             }
-            Finalized::InProgress => {
-                let upload = own_upload(app, &company, &path).await?;
-                return Ok(json_response(
-                    StatusCode::ACCEPTED,
-                    &UploadStatus::of(&upload, None),
-                ));
-            }
+            Finalized::InProgress => return pending(app, &company, &path).await,
         }
     }
+}
+
+/// 202 with the upload's status: finalize continues elsewhere.
+async fn pending(
+    app: &App,
+    company: &CompanyId,
+    path: &UploadPath,
+) -> Result<Response<Body>, ApiError> {
+    let upload = own_upload(app, company, path).await?;
+    Ok(json_response(
+        StatusCode::ACCEPTED,
+        &UploadStatus::of(&upload, None),
+    ))
 }
 
 async fn try_status(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -304,7 +321,7 @@ async fn try_abort(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
     // Under the finalize lease, so an abort never races a finalize that is storing the asset.
     let upload = match app
         .uploads
-        .claim(&upload.id, now_ms() / 1000, FINALIZE_LEASE)
+        .claim(&upload.id, now_ms() / 1000, Trigger::Complete.lease())
         .await?
     {
         Claim::Acquired(upload) => upload,

@@ -20,15 +20,43 @@ use crate::storage::{Claim, MultipartCompletion, StagingArea};
 /// header scan may pass 64 KB EXIF, XMP and ICC segments first.
 pub const SNIFF_BYTES: u64 = 1024 * 1024;
 
-/// How long one finalize may hold an upload: the finalize function's timeout (template.yaml), so a
-/// lease outlives any finalize that is still running.
-pub const FINALIZE_LEASE: Duration = Duration::from_secs(900);
+/// Who runs a finalize, which decides how long it may hold the upload and how much it may take on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// The client's `complete` call: answered inside API Gateway's 30 s, so it finalizes files up
+    /// to [`SYNC_FINALIZE_MAX_BYTES`] and leaves larger ones to the bucket's event.
+    Complete,
+    /// The bucket's `ObjectCreated` event: `upload-finalize`, 15 minutes.
+    BucketEvent,
+}
+
+/// Largest file `complete` finalizes itself: reading it once for its checksum and copying it
+/// within S3 take about 5 s per 512 MiB at S3's 100 MB/s per connection, well inside the function.
+pub const SYNC_FINALIZE_MAX_BYTES: u64 = 512 * 1024 * 1024;
+
+impl Trigger {
+    /// The lease: just over the running function's timeout (template.yaml), so it outlives the
+    /// finalize that took it and no longer.
+    pub fn lease(self) -> Duration {
+        match self {
+            Self::Complete => Duration::from_secs(30),
+            Self::BucketEvent => Duration::from_secs(901),
+        }
+    }
+
+    fn max_bytes(self) -> u64 {
+        match self {
+            Self::Complete => SYNC_FINALIZE_MAX_BYTES,
+            Self::BucketEvent => u64::MAX,
+        }
+    }
+}
 
 /// What a finalize achieved.
 #[derive(Debug)]
 pub enum Finalized {
     /// The asset exists (made now or by an earlier finalize).
-    Ready(Asset),
+    Ready(Box<Asset>),
     /// Another finalize of this upload is running; its outcome will be recorded.
     InProgress,
 }
@@ -43,6 +71,7 @@ pub async fn finalize(
     app: &App,
     company: &crate::domain::CompanyId,
     upload_id: &UploadId,
+    trigger: Trigger,
 ) -> Result<Finalized, ApiError> {
     let now_s = now_ms() / 1000;
     // Another company's upload is unknown to this caller, and it never takes that upload's lease.
@@ -50,7 +79,7 @@ pub async fn finalize(
         Some(upload) if upload.owned_by(company) => {}
         _ => return Err(ApiError::NotFound),
     }
-    let upload = match app.uploads.claim(upload_id, now_s, FINALIZE_LEASE).await? {
+    let upload = match app.uploads.claim(upload_id, now_s, trigger.lease()).await? {
         Claim::Missing => return Err(ApiError::NotFound),
         Claim::Busy => return Ok(Finalized::InProgress),
         Claim::Settled(upload) => return settled_outcome(app, &upload).await,
@@ -60,12 +89,18 @@ pub async fn finalize(
         app.uploads.release(upload_id).await?;
         return Err(ApiError::NotFound);
     }
-    match make_asset(app, &upload).await {
-        Ok(asset) => {
+    match make_asset(app, &upload, trigger).await {
+        Ok(None) => {
+            // Too large to finish here: the bucket's event (fired when the bytes were complete)
+            // finalizes it, retrying while this lease is held.
+            app.uploads.release(&upload.id).await?;
+            Ok(Finalized::InProgress)
+        }
+        Ok(Some(asset)) => {
             app.uploads.settle(&upload.id, &UploadState::Ready).await?;
             remove_staged(app, &upload).await;
             tracing::info!(upload_id = %upload.id, asset_key = %asset.key, "upload finalized");
-            Ok(Finalized::Ready(asset))
+            Ok(Finalized::Ready(Box::new(asset)))
         }
         Err(err) => match err.refusal() {
             Some(refusal) => {
@@ -95,7 +130,7 @@ async fn settled_outcome(app: &App, upload: &PendingUpload) -> Result<Finalized,
             .assets
             .find(&upload.asset_key)
             .await?
-            .map(Finalized::Ready)
+            .map(|asset| Finalized::Ready(Box::new(asset)))
             .ok_or(ApiError::NotFound),
         UploadState::Refused(refusal) => Err(ApiError::Refused(refusal.clone())),
         UploadState::Aborted | UploadState::Pending => Err(ApiError::NotFound),
@@ -104,7 +139,11 @@ async fn settled_outcome(app: &App, upload: &PendingUpload) -> Result<Finalized,
 
 /// The checks and writes of one finalize, under its lease. Any refusal comes back as the error
 /// a small upload of the same bytes gets.
-async fn make_asset(app: &App, upload: &PendingUpload) -> Result<Asset, ApiError> {
+async fn make_asset(
+    app: &App,
+    upload: &PendingUpload,
+    trigger: Trigger,
+) -> Result<Option<Asset>, ApiError> {
     let staging_key = upload.staging_key();
     if let Transfer::Multipart { s3_upload_id } = &upload.transfer {
         complete_parts(app.staging.as_ref(), &staging_key, s3_upload_id).await?;
@@ -131,6 +170,9 @@ async fn make_asset(app: &App, upload: &PendingUpload) -> Result<Asset, ApiError
     }
     if staged.size == 0 {
         return Err(ContentRejection::Empty.into());
+    }
+    if staged.size > trigger.max_bytes() {
+        return Ok(None);
     }
     let head = app.staging.read_prefix(&staging_key, SNIFF_BYTES).await?;
     let window = sniff_window(&head, head.len() as u64 == staged.size);
@@ -182,7 +224,7 @@ async fn make_asset(app: &App, upload: &PendingUpload) -> Result<Asset, ApiError
     });
     // A retried finalize whose earlier run stored the asset but lost its lease before settling.
     if let Some(existing) = app.assets.find(&asset.key).await? {
-        return Ok(existing);
+        return Ok(Some(existing));
     }
     let renditions = rendered.map(|r| r.renditions).unwrap_or_default();
     store(
@@ -194,7 +236,7 @@ async fn make_asset(app: &App, upload: &PendingUpload) -> Result<Asset, ApiError
         renditions,
     )
     .await?;
-    Ok(asset)
+    Ok(Some(asset))
 }
 
 /// Joins a multipart upload's parts, as S3 lists them (never as a client names them). Already
@@ -277,8 +319,9 @@ pub struct RetryLater {
 
 /// `upload-finalize`: the bucket's `s3:ObjectCreated:*` event for the staging prefix. Each record
 /// names a staged object; its key says whose upload it is (`staging/{companyId}/{uploadId}`).
-/// Keys this service did not hand out are ignored, as are uploads already settled. Refusals are
-/// recorded on the upload; only failures a retry may fix are an error.
+/// Keys this service did not hand out, and other buckets' events, are ignored, as are uploads
+/// already settled. Refusals are recorded on the upload; failures a retry may fix, and uploads
+/// another finalize holds, are an error, so Lambda retries the event.
 pub async fn finalize_s3_event(
     app: &App,
     event: aws_lambda_events::event::s3::S3Event,
@@ -288,6 +331,10 @@ pub async fn finalize_s3_event(
         let Some(raw_key) = record.s3.object.key.as_deref() else {
             continue;
         };
+        if record.s3.bucket.name.as_deref() != Some(app.config.bucket_name.as_str()) {
+            tracing::warn!("event for another bucket ignored");
+            continue;
+        }
         // Event keys are URL-encoded with '+' for space (S3 User Guide, "Event message structure").
         let key = raw_key.replace('+', " ");
         let key = percent_encoding::percent_decode_str(&key).decode_utf8_lossy();
@@ -295,8 +342,14 @@ pub async fn finalize_s3_event(
             tracing::warn!("event for an object outside the staging area ignored");
             continue;
         };
-        match finalize(app, &company, &upload_id).await {
-            Ok(Finalized::Ready(_)) | Ok(Finalized::InProgress) => {}
+        match finalize(app, &company, &upload_id, Trigger::BucketEvent).await {
+            Ok(Finalized::Ready(_)) => {}
+            Ok(Finalized::InProgress) => {
+                // Another finalize holds the upload; it may give up (a `complete` leaves large
+                // files to this event), so this event is retried until the upload is settled.
+                tracing::info!(%upload_id, "upload busy; the event will be retried");
+                failed += 1;
+            }
             Err(err) if err.refusal().is_some() => {}
             Err(ApiError::NotFound) => {
                 tracing::info!(%upload_id, "event for an unknown, foreign or expired upload");

@@ -34,7 +34,7 @@ pub struct MemoryBlobStore {
     /// middle of an upload); reads and deletes still work.
     pub put_budget: Mutex<Option<usize>>,
     /// Open multipart uploads: S3 upload id -> (object key, parts by number).
-    multipart: Mutex<HashMap<String, (String, BTreeMap<u32, Bytes>)>>,
+    multipart: Mutex<HashMap<String, OpenMultipart>>,
 }
 
 impl MemoryBlobStore {
@@ -84,6 +84,9 @@ impl MemoryBlobStore {
         self.multipart.lock().unwrap().len()
     }
 }
+
+/// An open multipart upload: its object key and its parts by number.
+type OpenMultipart = (String, BTreeMap<u32, Bytes>);
 
 fn part_etag(bytes: &[u8]) -> String {
     format!("\"{}\"", &sha256_hex(bytes)[..32])
