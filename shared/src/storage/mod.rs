@@ -11,6 +11,7 @@ use crate::domain::{ApiKeyHash, ApiKeyRecord, Asset, AssetKey};
 pub mod dynamo;
 pub mod memory;
 pub mod s3;
+pub mod s3_presign;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
