@@ -21,16 +21,6 @@ use serde_json::json;
 use super::StorageError;
 use super::s3::unavailable;
 
-/// The IAM action each presigning method needs: a presigned request carries its signer's
-/// permissions, so the function that signs must itself be allowed the operation. (Same contract
-/// as `s3::IAM_ACTIONS`: `template.yaml` grants exactly these.)
-pub const IAM_ACTIONS: &[(&str, &str)] = &[
-    ("presign_put", "s3:PutObject"),
-    // UploadPart is authorised by s3:PutObject (AWS, "Multipart upload API and permissions").
-    ("presign_upload_part", "s3:PutObject"),
-    ("presigned_post", "s3:PutObject"),
-];
-
 /// `success_action_status` of the POST form: S3 then answers `201 Created` with an XML body naming
 /// `Location`, `Bucket`, `Key` and `ETag` (AWS, "POST Object"), instead of an empty `204`. Uppy's
 /// `@uppy/aws-s3` reads `<Location>` from that body (its docs, "POST uploads").
@@ -107,7 +97,8 @@ impl S3Presigner {
     ///
     /// `expires_in`: at most 7 days (SigV4 query authentication's limit, `X-Amz-Expires`).
     /// Errors: `Unavailable` when `expires_in` is over the limit or the credentials cannot be had.
-    /// Nothing is sent to S3.
+    /// Nothing is sent to S3. IAM: a presigned request carries its signer's permissions, so the
+    /// signing function needs `s3:PutObject` on the key.
     pub async fn presign_put(
         &self,
         key: &str,
@@ -145,7 +136,8 @@ impl S3Presigner {
     /// AWS, "Amazon S3 multipart upload limits"); the whole object is checked at finalize. S3
     /// answers the part's `ETag` header, which `CompleteMultipartUpload` needs.
     ///
-    /// `expires_in` and errors as for [`Self::presign_put`].
+    /// `expires_in`, errors and IAM as for [`Self::presign_put`] (`UploadPart` is authorised by
+    /// `s3:PutObject`; AWS, "Multipart upload API and permissions").
     pub async fn presign_upload_part(
         &self,
         key: &str,
@@ -183,7 +175,7 @@ impl S3Presigner {
     ///
     /// `expires_in`: at most 7 days, like the other two. Errors: `Unavailable` when the client has
     /// no region, the credentials cannot be had, or `expires_in` is over the limit. Nothing is sent
-    /// to S3.
+    /// to S3. IAM: `s3:PutObject` for the signer, as for [`Self::presign_put`].
     pub async fn presigned_post(
         &self,
         key: &str,
