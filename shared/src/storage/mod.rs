@@ -13,6 +13,7 @@ use crate::domain::{
 pub mod dynamo;
 pub mod memory;
 pub mod s3;
+pub mod s3_presign;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
