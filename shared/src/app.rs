@@ -98,7 +98,12 @@ impl AwsStorage {
         );
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
         Self {
-            blobs: Arc::new(S3BlobStore::new(s3.clone(), &config.bucket_name)),
+            blobs: Arc::new(S3BlobStore::new(
+                s3.clone(),
+                sdk.credentials_provider()
+                    .expect("the SDK's default chain always sets a credentials provider"),
+                &config.bucket_name,
+            )),
             table: Arc::new(DynamoTable::new(dynamo.clone(), &config.table_name)),
             region: sdk.region().map(|r| r.to_string()),
             s3,

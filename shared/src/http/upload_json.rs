@@ -39,7 +39,7 @@ impl StartUpload {
 /// A presigned request as clients send it: method, URL and the headers to send with it.
 #[derive(Debug, Serialize)]
 pub struct SignedRequest {
-    pub method: &'static str,
+    pub method: String,
     pub url: String,
     pub headers: BTreeMap<String, String>,
 }
@@ -49,12 +49,7 @@ impl From<PresignedRequest> for SignedRequest {
         Self {
             method: r.method,
             url: r.url,
-            // `host` is set by every HTTP client from the URL; clients must not be told to set it.
-            headers: r
-                .headers
-                .into_iter()
-                .filter(|(name, _)| !name.eq_ignore_ascii_case("host"))
-                .collect(),
+            headers: r.headers.into_iter().collect(),
         }
     }
 }

@@ -107,12 +107,13 @@ impl StagingArea for MemoryBlobStore {
             headers.push(("x-amz-checksum-sha256".to_owned(), sha256.to_owned()));
         }
         Ok(PresignedRequest {
-            method: "PUT",
+            method: "PUT".to_owned(),
             url: format!(
                 "https://blobs.invalid/{key}?expires={}",
                 expires_in.as_secs()
             ),
             headers,
+            expires_at: std::time::SystemTime::now() + expires_in,
         })
     }
 
@@ -135,12 +136,13 @@ impl StagingArea for MemoryBlobStore {
     ) -> Result<PresignedRequest, StorageError> {
         unavailable(&self.fail)?;
         Ok(PresignedRequest {
-            method: "PUT",
+            method: "PUT".to_owned(),
             url: format!(
                 "https://blobs.invalid/{key}?uploadId={s3_upload_id}&partNumber={part_number}&expires={}",
                 expires_in.as_secs()
             ),
             headers: Vec::new(),
+            expires_at: std::time::SystemTime::now() + expires_in,
         })
     }
 

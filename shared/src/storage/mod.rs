@@ -76,14 +76,7 @@ pub trait ApiKeyRepo: Send + Sync {
     async fn revoke(&self, key_id: &str) -> Result<bool, StorageError>;
 }
 
-/// A request the client sends straight to the blob store: the URL carries the signature, and
-/// `headers` are the ones it must send exactly as given (they are signed too).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PresignedRequest {
-    pub method: &'static str,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-}
+pub use s3_presign::PresignedRequest;
 
 /// One uploaded part of a multipart upload, as the blob store lists it (S3 `ListParts`).
 #[derive(Clone, Debug, PartialEq, Eq)]

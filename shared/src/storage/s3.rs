@@ -9,6 +9,9 @@ use bytes::Bytes;
 
 use std::time::Duration;
 
+use aws_sdk_s3::config::SharedCredentialsProvider;
+
+use super::s3_presign::S3Presigner;
 use super::{
     BlobStore, MultipartCompletion, PresignedGet, PresignedRequest, StagedObject, StagingArea,
     StorageError, UploadedPart,
@@ -41,14 +44,23 @@ pub const IAM_ACTIONS: &[(&str, &str)] = &[
 pub struct S3BlobStore {
     client: Client,
     bucket: String,
+    /// Signs the direct uploads' requests (`StagingArea`).
+    presigner: S3Presigner,
 }
 
 impl S3BlobStore {
-    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+    /// `credentials`: the provider `client` was built with (see [`S3Presigner::new`]).
+    pub fn new(client: Client, credentials: SharedCredentialsProvider, bucket: &str) -> Self {
         Self {
+            presigner: S3Presigner::new(client.clone(), credentials, bucket),
             client,
-            bucket: bucket.into(),
+            bucket: bucket.to_owned(),
         }
+    }
+
+    /// The signer of this bucket's upload requests, browser POST forms included.
+    pub fn presigner(&self) -> &S3Presigner {
+        &self.presigner
     }
 
     /// Creates the bucket if it does not exist yet (local stacks and tests; on AWS the SAM template
@@ -166,22 +178,6 @@ impl BlobStore for S3BlobStore {
     }
 }
 
-fn presigning(expires_in: Duration) -> Result<PresigningConfig, StorageError> {
-    PresigningConfig::expires_in(expires_in)
-        .map_err(|e| StorageError::Unavailable(format!("presigning config: {e}")))
-}
-
-fn presigned(request: aws_sdk_s3::presigning::PresignedRequest) -> PresignedRequest {
-    PresignedRequest {
-        method: "PUT",
-        url: request.uri().to_owned(),
-        headers: request
-            .headers()
-            .map(|(name, value)| (name.to_owned(), value.to_owned()))
-            .collect(),
-    }
-}
-
 fn is_no_such_upload<E: aws_sdk_s3::error::ProvideErrorMetadata>(err: &E) -> bool {
     err.code() == Some("NoSuchUpload")
 }
@@ -195,25 +191,16 @@ impl StagingArea for S3BlobStore {
         sha256: Option<&str>,
         expires_in: Duration,
     ) -> Result<PresignedRequest, StorageError> {
-        use base64::Engine;
-        let checksum = sha256
+        let digest = sha256
             .map(|hex| {
                 crate::domain::hex_decode(hex)
-                    .map(|raw| base64::engine::general_purpose::STANDARD.encode(raw))
-                    .ok_or_else(|| StorageError::Corrupt("checksum is not hex".into()))
+                    .and_then(|raw| <[u8; 32]>::try_from(raw).ok())
+                    .ok_or_else(|| StorageError::Corrupt("checksum is not a hex SHA-256".into()))
             })
             .transpose()?;
-        let request = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(object_key)
-            .content_length(i64::try_from(size).unwrap_or(i64::MAX))
-            .set_checksum_sha256(checksum)
-            .presigned(presigning(expires_in)?)
+        self.presigner
+            .presign_put(object_key, size, digest, None, expires_in)
             .await
-            .map_err(unavailable)?;
-        Ok(presigned(request))
     }
 
     async fn create_multipart(&self, object_key: &str) -> Result<String, StorageError> {
@@ -237,17 +224,11 @@ impl StagingArea for S3BlobStore {
         part_number: u32,
         expires_in: Duration,
     ) -> Result<PresignedRequest, StorageError> {
-        let request = self
-            .client
-            .upload_part()
-            .bucket(&self.bucket)
-            .key(object_key)
-            .upload_id(s3_upload_id)
-            .part_number(i32::try_from(part_number).unwrap_or(i32::MAX))
-            .presigned(presigning(expires_in)?)
+        let part_number = i32::try_from(part_number)
+            .map_err(|_| StorageError::Corrupt("part number over i32".into()))?;
+        self.presigner
+            .presign_upload_part(object_key, s3_upload_id, part_number, expires_in)
             .await
-            .map_err(unavailable)?;
-        Ok(presigned(request))
     }
 
     async fn list_parts(
