@@ -16,7 +16,7 @@ pub mod telemetry;
 pub use app::App;
 pub use domain::Visibility;
 pub use handlers::{
-    RetryLater, abort_upload, complete_upload, finalize_s3_event, get_asset, part_url,
-    start_upload, upload, upload_status,
+    ObjectCreatedEvent, RetryLater, abort_upload, complete_upload, finalize_staged_object,
+    get_asset, part_url, start_upload, upload, upload_status,
 };
 pub use telemetry::init_tracing;

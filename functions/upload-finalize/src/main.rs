@@ -1,8 +1,8 @@
-//! Lambda for the bucket's `s3:ObjectCreated:*` events on the staging prefix: finalizes direct
-//! uploads whose clients never call `complete` (Uppy's single-request uploads, for one).
+//! Lambda for the bucket's `Object Created` events on the staging prefix (EventBridge; locally S3
+//! notifications through a queue): finalizes direct uploads whose clients never call `complete`
+//! (Uppy's single-request uploads, for one).
 
-use asset_service::{App, finalize_s3_event, init_tracing};
-use aws_lambda_events::event::s3::S3Event;
+use asset_service::{App, ObjectCreatedEvent, finalize_staged_object, init_tracing};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
@@ -13,9 +13,11 @@ async fn main() -> Result<(), Error> {
     // Built once per cold start and shared by every invocation of this instance.
     let app = App::from_env().await?;
     let app = &app;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {
-        finalize_s3_event(app, event.payload).await?;
-        Ok::<_, Error>(())
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ObjectCreatedEvent>| async move {
+            finalize_staged_object(app, event.payload).await?;
+            Ok::<_, Error>(())
+        },
+    ))
     .await
 }

@@ -317,26 +317,70 @@ pub struct RetryLater {
     pub failed: usize,
 }
 
-/// `upload-finalize`: the bucket's `s3:ObjectCreated:*` event for the staging prefix. Each record
-/// names a staged object; its key says whose upload it is (`staging/{companyId}/{uploadId}`).
-/// Keys this service did not hand out, and other buckets' events, are ignored, as are uploads
-/// already settled. Refusals are recorded on the upload; failures a retry may fix, and uploads
-/// another finalize holds, are an error, so Lambda retries the event.
-pub async fn finalize_s3_event(
+/// How AWS announces that a staged object is complete, in either of its two shapes. Only the
+/// bucket and key are read; everything else in the message is ignored.
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+pub enum ObjectCreatedEvent {
+    /// EventBridge's `Object Created` event (source `aws.s3`): what the deployed rule delivers
+    /// (template.yaml; Amazon S3 User Guide, "EventBridge message structure").
+    EventBridge { detail: ObjectRef },
+    /// An S3 event notification (`Records`): what S3 sends to SQS, SNS or Lambda, and what the
+    /// local stack's relay forwards from moto (S3 User Guide, "Event message structure").
+    Notification {
+        #[serde(rename = "Records")]
+        records: Vec<NotificationRecord>,
+    },
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct ObjectRef {
+    pub bucket: BucketRef,
+    pub object: ObjectKey,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct BucketRef {
+    pub name: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct ObjectKey {
+    /// URL-encoded, `+` for space.
+    pub key: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct NotificationRecord {
+    pub s3: ObjectRef,
+}
+
+impl ObjectCreatedEvent {
+    fn objects(self) -> Vec<ObjectRef> {
+        match self {
+            Self::EventBridge { detail } => vec![detail],
+            Self::Notification { records } => records.into_iter().map(|r| r.s3).collect(),
+        }
+    }
+}
+
+/// `upload-finalize`: a staged object is complete. Its key says whose upload it is
+/// (`staging/{companyId}/{uploadId}`). Keys this service did not hand out, and other buckets'
+/// events, are ignored, as are uploads already settled. Refusals are recorded on the upload;
+/// failures a retry may fix, and uploads another finalize holds, are an error, so Lambda retries
+/// the event (twice, for the asynchronous invocations EventBridge makes).
+pub async fn finalize_staged_object(
     app: &App,
-    event: aws_lambda_events::event::s3::S3Event,
+    event: ObjectCreatedEvent,
 ) -> Result<(), RetryLater> {
     let mut failed = 0;
-    for record in event.records {
-        let Some(raw_key) = record.s3.object.key.as_deref() else {
-            continue;
-        };
-        if record.s3.bucket.name.as_deref() != Some(app.config.bucket_name.as_str()) {
+    for object in event.objects() {
+        if object.bucket.name != app.config.bucket_name {
             tracing::warn!("event for another bucket ignored");
             continue;
         }
         // Event keys are URL-encoded with '+' for space (S3 User Guide, "Event message structure").
-        let key = raw_key.replace('+', " ");
+        let key = object.object.key.replace('+', " ");
         let key = percent_encoding::percent_decode_str(&key).decode_utf8_lossy();
         let Some((company, upload_id)) = crate::domain::parse_staging_key(&key) else {
             tracing::warn!("event for an object outside the staging area ignored");

@@ -6,7 +6,7 @@ mod get_asset;
 mod upload;
 
 pub use direct_upload::{abort_upload, complete_upload, part_url, start_upload, upload_status};
-pub use finalize::{RetryLater, finalize_s3_event};
+pub use finalize::{ObjectCreatedEvent, RetryLater, finalize_staged_object};
 pub use get_asset::get_asset;
 pub use upload::upload;
 

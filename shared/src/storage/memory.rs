@@ -79,6 +79,15 @@ impl MemoryBlobStore {
             .is_some()
     }
 
+    /// Test hook: the S3 upload id of the open multipart upload of `key`.
+    pub fn open_multipart_id(&self, key: &str) -> Option<String> {
+        let uploads = self.multipart.lock().unwrap();
+        uploads
+            .iter()
+            .find(|(_, (object_key, _))| object_key == key)
+            .map(|(id, _)| id.clone())
+    }
+
     /// Number of multipart uploads neither completed nor aborted.
     pub fn open_multipart_uploads(&self) -> usize {
         self.multipart.lock().unwrap().len()

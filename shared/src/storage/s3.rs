@@ -17,7 +17,7 @@ use super::{
     StorageError, UploadedPart,
 };
 
-/// The IAM action each [`BlobStore`] method needs on the bucket's objects. `template.yaml` grants a
+/// The IAM action each [`BlobStore`] and [`StagingArea`] method needs on the objects it names. `template.yaml` grants a
 /// function exactly the actions of the methods it calls; a test holds the two together, so keep
 /// this table in step with the SDK calls below.
 pub const IAM_ACTIONS: &[(&str, &str)] = &[
@@ -37,8 +37,9 @@ pub const IAM_ACTIONS: &[(&str, &str)] = &[
     ("head", "s3:GetObject"),
     ("read_prefix", "s3:GetObject"),
     ("sha256", "s3:GetObject"),
-    // CopyObject reads the source and writes the destination.
-    ("copy", "s3:GetObject s3:PutObject"),
+    // CopyObject reads the source and writes the destination (recorded as two calls).
+    ("copy_from", "s3:GetObject"),
+    ("copy_to", "s3:PutObject"),
 ];
 
 pub struct S3BlobStore {

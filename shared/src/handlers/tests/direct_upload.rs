@@ -5,7 +5,7 @@
 use super::*;
 use crate::domain::{UploadId, sha256_hex};
 use crate::handlers::{
-    abort_upload, complete_upload, finalize_s3_event, part_url, start_upload, upload_status,
+    abort_upload, complete_upload, finalize_staged_object, part_url, start_upload, upload_status,
 };
 
 const UPLOADS: &str = "https://api.example.com/api/v1/partner/asset/uploads";
@@ -35,7 +35,7 @@ fn document(len: usize) -> Vec<u8> {
     bytes
 }
 
-fn event_for(key: &str) -> aws_lambda_events::event::s3::S3Event {
+fn event_for(key: &str) -> crate::handlers::ObjectCreatedEvent {
     // The shape of S3's event message (S3 User Guide, "Event message structure").
     serde_json::from_value(serde_json::json!({
         "Records": [{
@@ -58,6 +58,30 @@ fn event_for(key: &str) -> aws_lambda_events::event::s3::S3Event {
                 "object": {"key": key, "size": 1, "eTag": "0", "sequencer": "0"}
             }
         }]
+    }))
+    .unwrap()
+}
+
+/// The same as EventBridge delivers it (S3 User Guide, "EventBridge message structure").
+fn eventbridge_event_for(key: &str) -> crate::handlers::ObjectCreatedEvent {
+    serde_json::from_value(serde_json::json!({
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2026-11-30T00:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:s3:::bucket"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": "bucket"},
+            "object": {"key": key, "size": 700, "etag": "0", "sequencer": "0"},
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "123456789012",
+            "source-ip-address": "1.2.3.4",
+            "reason": "PutObject"
+        }
     }))
     .unwrap()
 }
@@ -209,7 +233,7 @@ async fn a_single_put_upload_becomes_the_asset_a_small_upload_makes() {
     // A retried complete and a duplicate event make no second asset.
     let again = h.complete(&id, &h.acme_key).await;
     assert_eq!(json(&again)["key"], key);
-    finalize_s3_event(&h.app, event_for(&h.staging_key(&id)))
+    finalize_staged_object(&h.app, event_for(&h.staging_key(&id)))
         .await
         .unwrap();
     assert_eq!(h.assets.len(), 1);
@@ -336,7 +360,7 @@ async fn complete_before_the_bytes_is_a_conflict_and_the_upload_stays_pending() 
     assert_eq!(json(&h.status(&id, &h.acme_key).await)["status"], "pending");
     // The event of an object that is not complete yet changes nothing either; then it arrives.
     h.blobs.client_put(&h.staging_key(&id), document(600));
-    finalize_s3_event(&h.app, event_for(&h.staging_key(&id)))
+    finalize_staged_object(&h.app, event_for(&h.staging_key(&id)))
         .await
         .unwrap();
     assert_eq!(json(&h.status(&id, &h.acme_key).await)["status"], "ready");
@@ -355,12 +379,19 @@ async fn the_bucket_event_alone_finalizes_and_foreign_keys_are_ignored() {
         "companies/acme/assets/x/original".to_owned(),
         format!("staging/acme/{}", UploadId::generate()),
     ] {
-        finalize_s3_event(&h.app, event_for(&foreign))
+        finalize_staged_object(&h.app, event_for(&foreign))
             .await
             .unwrap();
     }
     assert!(h.assets.is_empty());
-    finalize_s3_event(&h.app, event_for(&h.staging_key(&id)))
+    // Another bucket's event for the same key.
+    let mut other_bucket = serde_json::to_value(serde_json::json!({})).unwrap();
+    other_bucket["Records"] = serde_json::json!([{"s3": {"bucket": {"name": "elsewhere"}, "object": {"key": h.staging_key(&id)}}}]);
+    finalize_staged_object(&h.app, serde_json::from_value(other_bucket).unwrap())
+        .await
+        .unwrap();
+    assert!(h.assets.is_empty());
+    finalize_staged_object(&h.app, eventbridge_event_for(&h.staging_key(&id)))
         .await
         .unwrap();
     assert_eq!(h.assets.len(), 1);
@@ -371,12 +402,12 @@ async fn the_bucket_event_alone_finalizes_and_foreign_keys_are_ignored() {
     h.blobs.client_put(&h.staging_key(&id), document(700));
     h.assets.fail.store(true, Ordering::SeqCst);
     assert!(
-        finalize_s3_event(&h.app, event_for(&h.staging_key(&id)))
+        finalize_staged_object(&h.app, event_for(&h.staging_key(&id)))
             .await
             .is_err()
     );
     h.assets.fail.store(false, Ordering::SeqCst);
-    finalize_s3_event(&h.app, event_for(&h.staging_key(&id)))
+    finalize_staged_object(&h.app, event_for(&h.staging_key(&id)))
         .await
         .unwrap();
     assert_eq!(h.assets.len(), 2);
@@ -542,4 +573,28 @@ async fn bad_starts_get_clear_errors_and_record_nothing() {
             .unwrap()
             .is_none()
     );
+}
+
+#[tokio::test]
+async fn a_failed_write_leaves_nothing_and_a_retry_finishes_the_upload() {
+    let h = Harness::new().await;
+    let (id, _) = h
+        .start_ok(serde_json::json!({"name": "photo.jpg", "size": JPEG.len()}))
+        .await;
+    h.blobs.client_put(&h.staging_key(&id), JPEG);
+    // The store goes away after two writes (the copy and one rendition).
+    *h.blobs.put_budget.lock().unwrap() = Some(2);
+    let failed = h.complete(&id, &h.acme_key).await;
+    assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        h.blobs.keys(),
+        [h.staging_key(&id)],
+        "only the staged bytes remain"
+    );
+    assert!(h.assets.is_empty());
+    assert_eq!(json(&h.status(&id, &h.acme_key).await)["status"], "pending");
+    *h.blobs.put_budget.lock().unwrap() = None;
+    let done = h.complete(&id, &h.acme_key).await;
+    assert_eq!(done.status(), StatusCode::OK, "{}", body_text(&done));
+    assert_eq!(h.blobs.len(), 5);
 }
