@@ -15,8 +15,8 @@ use crate::domain::{
     part_count, part_size, plan_transfer,
 };
 use crate::http::{
-    ApiError, CompanyAsset, PartUrl, StartUpload, StartedUpload, UploadPath, UploadStatus,
-    base_url, json_response, observed, presented_api_key, upload_path,
+    ApiError, CompanyAsset, CompleteUpload, PartUrl, StartUpload, StartedUpload, UploadPath,
+    UploadStatus, base_url, json_response, observed, presented_api_key, upload_path,
 };
 use crate::storage::{Claim, Transition};
 
@@ -241,10 +241,19 @@ async fn try_complete(app: &App, req: &Request) -> Result<Response<Body>, ApiErr
         return Err(ApiError::NotFound);
     }
     let upload = own_upload(app, &company, &path).await?;
+    let parts = CompleteUpload::parse(req.body().as_ref())?.uploaded_parts();
     let base = base_url(&app.config, req);
     let started = tokio::time::Instant::now();
     loop {
-        match finalize(app, &company, &upload.id, Trigger::Complete).await? {
+        match finalize(
+            app,
+            &company,
+            &upload.id,
+            Trigger::Complete,
+            parts.as_deref(),
+        )
+        .await?
+        {
             Finalized::Ready(asset) => {
                 let location = app.blobs.location(&asset.object_key);
                 return Ok(json_response(

@@ -14,7 +14,7 @@ use crate::domain::{
     UploadState, detect_content, sha256_hex,
 };
 use crate::http::ApiError;
-use crate::storage::{Claim, MultipartCompletion, StagingArea};
+use crate::storage::{Claim, MultipartCompletion, StagingArea, UploadedPart};
 
 /// Bytes read from the start of a staged file to identify it: `infer` needs a few KB, an image
 /// header scan may pass 64 KB EXIF, XMP and ICC segments first.
@@ -72,6 +72,7 @@ pub async fn finalize(
     company: &crate::domain::CompanyId,
     upload_id: &UploadId,
     trigger: Trigger,
+    parts: Option<&[UploadedPart]>,
 ) -> Result<Finalized, ApiError> {
     let now_s = now_ms() / 1000;
     // Another company's upload is unknown to this caller, and it never takes that upload's lease.
@@ -89,7 +90,7 @@ pub async fn finalize(
         app.uploads.release(upload_id).await?;
         return Err(ApiError::NotFound);
     }
-    match make_asset(app, &upload, trigger).await {
+    match make_asset(app, &upload, trigger, parts).await {
         Ok(None) => {
             // Too large to finish here: the bucket's event (fired when the bytes were complete)
             // finalizes it, retrying while this lease is held.
@@ -143,10 +144,11 @@ async fn make_asset(
     app: &App,
     upload: &PendingUpload,
     trigger: Trigger,
+    parts: Option<&[UploadedPart]>,
 ) -> Result<Option<Asset>, ApiError> {
     let staging_key = upload.staging_key();
     if let Transfer::Multipart { s3_upload_id } = &upload.transfer {
-        complete_parts(app.staging.as_ref(), &staging_key, s3_upload_id).await?;
+        complete_parts(app.staging.as_ref(), &staging_key, s3_upload_id, parts).await?;
     }
     let staged = app
         .staging
@@ -239,15 +241,21 @@ async fn make_asset(
     Ok(Some(asset))
 }
 
-/// Joins a multipart upload's parts, as S3 lists them (never as a client names them). Already
-/// completed (an earlier finalize) is fine; no parts yet is an incomplete upload.
+/// Joins a multipart upload's parts: the ones the client names (with the ETags S3 answered it;
+/// S3 refuses any that do not match what it holds), or else all S3 lists. Already completed (an
+/// earlier finalize) is fine; no parts yet is an incomplete upload.
 async fn complete_parts(
     staging: &dyn StagingArea,
     staging_key: &str,
     s3_upload_id: &str,
+    named: Option<&[UploadedPart]>,
 ) -> Result<(), ApiError> {
-    let Some(parts) = staging.list_parts(staging_key, s3_upload_id).await? else {
-        return Ok(());
+    let parts = match named {
+        Some(parts) => parts.to_vec(),
+        None => match staging.list_parts(staging_key, s3_upload_id).await? {
+            Some(parts) => parts,
+            None => return Ok(()),
+        },
     };
     if parts.is_empty() {
         return Err(incomplete());
@@ -257,6 +265,14 @@ async fn complete_parts(
         .await?
     {
         MultipartCompletion::Completed | MultipartCompletion::Unknown => Ok(()),
+        // The client may name them again: not a refusal of the file.
+        MultipartCompletion::InvalidParts(code) if named.is_some() => Err(ApiError::Conflict {
+            code: "invalid_parts",
+            message: format!(
+                "the parts cannot be joined ({code}): each must be named by the ETag S3 answered \
+                 for it, in order, and every part but the last must be at least 5 MiB"
+            ),
+        }),
         MultipartCompletion::InvalidParts(code) => Err(ApiError::bad_request(
             "invalid_parts",
             format!(
@@ -386,7 +402,7 @@ pub async fn finalize_staged_object(
             tracing::warn!("event for an object outside the staging area ignored");
             continue;
         };
-        match finalize(app, &company, &upload_id, Trigger::BucketEvent).await {
+        match finalize(app, &company, &upload_id, Trigger::BucketEvent, None).await {
             Ok(Finalized::Ready(_)) => {}
             Ok(Finalized::InProgress) => {
                 // Another finalize holds the upload; it may give up (a `complete` leaves large

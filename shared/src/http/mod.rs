@@ -22,6 +22,7 @@ pub use request::{
 };
 pub use response::{AssetHeaders, asset_response, json_response, not_modified, redirect};
 pub use upload_json::{
-    PartUrl, RefusalJson, SignedRequest, StartUpload, StartedUpload, UploadStatus,
+    CompleteUpload, CompletedPartJson, PartUrl, RefusalJson, SignedRequest, StartUpload,
+    StartedUpload, UploadStatus,
 };
 pub use upload_path::{UploadPath, upload_path};

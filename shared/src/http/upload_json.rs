@@ -36,6 +36,54 @@ impl StartUpload {
     }
 }
 
+/// `POST .../complete`: optional; the parts of a multipart upload, as S3 answered each part's
+/// `PUT` (its `ETag` header). Without it the parts S3 lists are joined.
+#[derive(Debug, Default, Deserialize)]
+pub struct CompleteUpload {
+    pub parts: Option<Vec<CompletedPartJson>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompletedPartJson {
+    /// 1 to 10,000; Uppy spells it `PartNumber`.
+    #[serde(alias = "PartNumber")]
+    pub part_number: u32,
+    /// Uppy spells it `ETag`.
+    #[serde(alias = "ETag")]
+    pub etag: String,
+}
+
+impl CompleteUpload {
+    /// An empty body is no parts. Errors: 400 `invalid_body`.
+    pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self::default());
+        }
+        serde_json::from_slice(body).map_err(|err| {
+            ApiError::bad_request(
+                "invalid_body",
+                format!(
+                    "the body must be empty or {{\"parts\": [{{\"partNumber\", \"etag\"}}]}}: {err}"
+                ),
+            )
+        })
+    }
+
+    pub fn uploaded_parts(&self) -> Option<Vec<crate::storage::UploadedPart>> {
+        self.parts.as_ref().map(|parts| {
+            parts
+                .iter()
+                .map(|p| crate::storage::UploadedPart {
+                    number: p.part_number,
+                    size: 0,
+                    etag: p.etag.clone(),
+                })
+                .collect()
+        })
+    }
+}
+
 /// A presigned request as clients send it: method, URL and the headers to send with it.
 #[derive(Debug, Serialize)]
 pub struct SignedRequest {
