@@ -381,6 +381,14 @@ async fn bad_uploads_get_clear_errors_and_store_nothing() {
         let response = h.upload(Visibility::Private, Some(&h.acme_key), body).await;
         assert_eq!(response.status(), status, "{}", body_text(&response));
         assert_eq!(error_code(&response), code);
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            // Too large for this endpoint is not too large for the service.
+            let message = json(&response)["error"]["message"].as_str().unwrap().to_owned();
+            assert!(
+                message.contains("POST /api/v1/partner/asset/uploads/"),
+                "{message}"
+            );
+        }
     }
     assert!(h.nothing_stored());
 }

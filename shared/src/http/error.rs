@@ -20,6 +20,14 @@ pub enum ApiError {
     NotFound,
     #[error("the file is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: u64 },
+    /// A multipart `POST /upload/...` over its limit (Lambda's 6 MB payload): the answer names
+    /// the direct upload, which takes files of any size.
+    #[error(
+        "the file is larger than the limit of {limit} bytes for this endpoint; send it as a direct \
+         upload instead: POST /api/v1/partner/asset/uploads/{{private|public}} with its size \
+         (README, \"Uploading large files\")"
+    )]
+    SmallUploadTooLarge { limit: u64 },
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{message}")]
@@ -61,7 +69,9 @@ impl ApiError {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge { .. } | Self::SmallUploadTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -80,7 +90,7 @@ impl ApiError {
             Self::BadRequest { code, .. } => code,
             Self::Unauthorized(_) => "unauthorized",
             Self::NotFound => "not_found",
-            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::PayloadTooLarge { .. } | Self::SmallUploadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Unprocessable { code, .. } => code,
             Self::StorageUnavailable => "storage_unavailable",

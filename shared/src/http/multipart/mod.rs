@@ -55,7 +55,7 @@ pub async fn parse_upload_form(
     let boundary = multer::parse_boundary(content_type)
         .map_err(|_| malformed("Content-Type must be multipart/form-data with a boundary"))?;
     if body.len() as u64 > max_body_bytes(max_file_bytes) {
-        return Err(ApiError::PayloadTooLarge {
+        return Err(ApiError::SmallUploadTooLarge {
             limit: max_file_bytes,
         });
     }
@@ -92,7 +92,7 @@ pub async fn parse_upload_form(
                 form.file = read_field(&mut field, max_file_bytes)
                     .await
                     .map_err(|e| match e {
-                        FieldError::TooLong => ApiError::PayloadTooLarge {
+                        FieldError::TooLong => ApiError::SmallUploadTooLarge {
                             limit: max_file_bytes,
                         },
                         FieldError::Multipart(e) => form_error(e, max_file_bytes),
@@ -212,7 +212,7 @@ fn check_transfer_encoding(field: &Field<'_>) -> Result<(), ApiError> {
 
 fn form_error(err: multer::Error, max_file_bytes: u64) -> ApiError {
     match err {
-        multer::Error::StreamSizeExceeded { .. } => ApiError::PayloadTooLarge {
+        multer::Error::StreamSizeExceeded { .. } => ApiError::SmallUploadTooLarge {
             limit: max_file_bytes,
         },
         other => malformed(format!("the multipart body is malformed: {other}")),
