@@ -66,6 +66,27 @@ start_watch() {
   die "cargo lambda watch did not start on port $port"
 }
 
+# Starts `s3-event-relay`, the local stack's S3 -> Lambda (README, "Local stack"): it hands the
+# events moto puts on the queue $ASSETS_EVENTS_QUEUE (made by `asset-admin setup`: objects created
+# under staging/) to the finalize function through watch on 127.0.0.1:$1; prints its pid. Logs go
+# to $2. Start it after `asset-admin setup` (it needs the queue) and `start_watch`.
+start_event_relay() {
+  local watch_port="$1" logfile="$2"
+  local relay="$ROOT/target/debug/s3-event-relay"
+  [[ -x "$relay" ]] || die "$relay is missing (cargo build -p s3-event-relay)"
+  [[ -n "${ASSETS_EVENTS_QUEUE:-}" ]] || die "ASSETS_EVENTS_QUEUE is not set"
+  "$relay" --queue "$ASSETS_EVENTS_QUEUE" --watch "http://127.0.0.1:$watch_port" \
+    --function upload-finalize >"$logfile" 2>&1 &
+  local pid=$! i
+  for ((i = 0; i < 150; i++)); do
+    grep -q "relaying S3 events" "$logfile" 2>/dev/null && { echo "$pid"; return 0; }
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  cat "$logfile" >&2
+  die "s3-event-relay did not start"
+}
+
 # Asks each function once so it is compiled and started before anything is timed or tested.
 warm_functions() {
   local base="$1"

@@ -31,6 +31,7 @@ cargo build --workspace --bins --quiet
 local_aws_env "$AWS_PORT"
 export ASSETS_TABLE="assets-e2e"
 export ASSETS_BUCKET="assets-e2e"
+export ASSETS_EVENTS_QUEUE="assets-e2e-events"
 export PUBLIC_BASE_URL="http://127.0.0.1:$WATCH_PORT"
 # The production upload limit; an inline limit just under it, so a 4 MB original is answered inline
 # through the emulator (shared/tests/e2e_watch.rs) and a generated document above it is redirected.
@@ -41,7 +42,9 @@ mkdir -p "$STATE_DIR"
 
 moto_pid=""
 watch_pid=""
+relay_pid=""
 cleanup() {
+  stop_process "$relay_pid"
   stop_process "$watch_pid"
   stop_process "$moto_pid"
 }
@@ -55,6 +58,8 @@ log "starting cargo lambda watch on 127.0.0.1:$WATCH_PORT"
 # Several instances per function, as Lambda scales out under concurrent load.
 watch_pid=$(start_watch "$WATCH_PORT" "$STATE_DIR/watch-test.log" --ignore-changes --concurrency 4)
 warm_functions "http://127.0.0.1:$WATCH_PORT"
+log "starting s3-event-relay (staging/ events -> upload-finalize)"
+relay_pid=$(start_event_relay "$WATCH_PORT" "$STATE_DIR/events-test.log")
 
 log "running the tests"
 export E2E_BASE_URL="http://127.0.0.1:$WATCH_PORT"
@@ -85,6 +90,8 @@ fi
 if [[ $status -ne 0 ]]; then
   log "tests failed; last lines of the functions' log:"
   tail -n 40 "$STATE_DIR/watch-test.log" >&2 || true
+  log "last lines of the S3 event relay's log:"
+  tail -n 20 "$STATE_DIR/events-test.log" >&2 || true
 fi
 if [[ $status -eq 0 ]]; then
   # The deployment build, offline, exactly as an operator runs it (x86_64 here; README for arm64).

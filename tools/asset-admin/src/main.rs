@@ -1,14 +1,18 @@
 //! Operator command for the asset service.
 //!
 //! ```text
-//! asset-admin setup                 create the bucket and table if missing (local stacks)
+//! asset-admin setup                 create the bucket and table if missing (local stacks); with
+//!                                   AWS_ENDPOINT_URL set, also the staging events queue (events.rs)
 //! asset-admin key create COMPANY    issue a key; the secret is printed once, on the last line
 //! asset-admin key list [COMPANY]    list keys (id, company, created, state); never secrets
 //! asset-admin key revoke KEY_ID     revoke a key by the id shown in `key list`
 //! ```
 //!
 //! It reads the same environment as the functions (`ASSETS_TABLE`, `ASSETS_BUCKET`, `AWS_REGION`,
-//! optional `AWS_ENDPOINT_URL`), so it works against the local stack and against AWS alike.
+//! optional `AWS_ENDPOINT_URL`), so it works against the local stack and against AWS alike; and
+//! `ASSETS_EVENTS_QUEUE` (local stack only; [`events::queue_name`]).
+
+mod events;
 
 use std::process::ExitCode;
 
@@ -57,6 +61,17 @@ async fn run(args: &[&str]) -> Result<(), String> {
                 "bucket {} and table {} are ready",
                 config.bucket_name, config.table_name
             );
+            // Only a local stack: on AWS the template's notification invokes finalize itself.
+            if let Some(endpoint) = &config.aws_endpoint_url {
+                let queues =
+                    events::ensure_event_queue(endpoint, &storage.s3, &config.bucket_name).await?;
+                println!(
+                    "objects created under {} notify queue {} (dead letters: {})",
+                    events::STAGING_PREFIX,
+                    queues.queue,
+                    queues.dead_letters
+                );
+            }
             Ok(())
         }
         ["key", "create", company] => {
