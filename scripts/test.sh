@@ -101,7 +101,9 @@ if [[ $status -eq 0 ]]; then
     tail -n 40 "$STATE_DIR/sam-build.log" >&2
     die "sam build failed"
   }
-  for fn in UploadPrivateFunction UploadPublicFunction GetAssetFunction; do
+  for fn in UploadPrivateFunction UploadPublicFunction GetAssetFunction UploadStartFunction \
+    UploadPartFunction UploadStatusFunction UploadAbortFunction UploadCompleteFunction \
+    UploadFinalizeFunction; do
     [[ -x "$STATE_DIR/sam-build/$fn/bootstrap" ]] || die "sam build made no bootstrap for $fn"
   done
 fi

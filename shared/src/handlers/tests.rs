@@ -383,7 +383,10 @@ async fn bad_uploads_get_clear_errors_and_store_nothing() {
         assert_eq!(error_code(&response), code);
         if status == StatusCode::PAYLOAD_TOO_LARGE {
             // Too large for this endpoint is not too large for the service.
-            let message = json(&response)["error"]["message"].as_str().unwrap().to_owned();
+            let message = json(&response)["error"]["message"]
+                .as_str()
+                .unwrap()
+                .to_owned();
             assert!(
                 message.contains("POST /api/v1/partner/asset/uploads/"),
                 "{message}"

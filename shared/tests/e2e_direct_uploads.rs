@@ -1,0 +1,314 @@
+//! Direct uploads end to end over HTTP, as the README tells a partner's server to do them: the
+//! functions under `cargo lambda watch`, bytes sent with the presigned requests straight to the
+//! local S3 (moto), and the bucket's events handed to `upload-finalize` by `s3-event-relay`
+//! (`scripts/test.sh` starts all three).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use asset_service::app::AwsStorage;
+use asset_service::auth::issue_key;
+use asset_service::domain::{CompanyId, sha256_hex};
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+
+struct Stack {
+    base: String,
+    http: Client,
+    storage: AwsStorage,
+    bucket: String,
+    acme: String,
+    globex: String,
+}
+
+async fn stack() -> Option<Stack> {
+    let (base, config) = support::e2e_target()?;
+    let storage = AwsStorage::connect(&config).await;
+    let company = |id: &str| CompanyId::parse(id).unwrap();
+    let (acme, _) = issue_key(storage.table.as_ref(), company("e2e-direct-acme"))
+        .await
+        .unwrap();
+    let (globex, _) = issue_key(storage.table.as_ref(), company("e2e-direct-globex"))
+        .await
+        .unwrap();
+    Some(Stack {
+        base,
+        http: Client::builder()
+            .timeout(Duration::from_secs(120))
+            .build()
+            .unwrap(),
+        storage,
+        bucket: config.bucket_name,
+        acme: acme.expose().to_owned(),
+        globex: globex.expose().to_owned(),
+    })
+}
+
+impl Stack {
+    fn uploads(&self) -> String {
+        format!("{}/api/v1/partner/asset/uploads/private", self.base)
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        url: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method.parse().unwrap(), url)
+            .header("x-api-key", key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let body = response.json::<Value>().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    async fn start(&self, body: Value) -> Value {
+        let (status, started) = self
+            .call("POST", &self.uploads(), &self.acme, Some(body))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{started}");
+        started
+    }
+
+    /// A PUT with a presigned request: its URL and headers (Content-Length comes from the body).
+    async fn put(&self, signed: &Value, body: Vec<u8>) -> reqwest::Response {
+        let mut request = self.http.put(signed["url"].as_str().unwrap());
+        for (name, value) in signed["headers"].as_object().unwrap() {
+            if name != "content-length" {
+                request = request.header(name, value.as_str().unwrap());
+            }
+        }
+        let response = request.body(body).send().await.unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
+        response
+    }
+
+    /// The asset's bytes through the API (a redirect to S3 above the inline limit).
+    async fn read_back(&self, asset: &Value) -> Vec<u8> {
+        let response = self
+            .http
+            .get(asset["origURL"].as_str().unwrap())
+            .header("x-api-key", &self.acme)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.bytes().await.unwrap().to_vec()
+    }
+
+    async fn staged_objects(&self) -> Vec<String> {
+        let listed = self
+            .storage
+            .s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix("staging/e2e-direct-acme/")
+            .send()
+            .await
+            .unwrap();
+        listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn the_24_mp_photo_by_one_put_and_40_mb_in_parts_read_back_byte_for_byte() {
+    let Some(stack) = stack().await else {
+        return;
+    };
+    let photo = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/bench/photo-24mp.jpg"
+    ))
+    .unwrap();
+    let started = stack
+        .start(json!({"name": "photo-24mp.jpg", "size": photo.len(), "sha256": sha256_hex(&photo)}))
+        .await;
+    stack.put(&started["upload"], photo.clone()).await;
+    let (status, asset) = stack
+        .call(
+            "POST",
+            started["completeUrl"].as_str().unwrap(),
+            &stack.acme,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{asset}");
+    assert_eq!(asset["contentType"], "image/jpeg");
+    assert_eq!(asset["sha256"], sha256_hex(&photo));
+    assert_eq!(stack.read_back(&asset).await, photo);
+    let thumb = stack
+        .http
+        .get(asset["thumbURL"].as_str().unwrap())
+        .header("x-api-key", &stack.acme)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(thumb.status(), StatusCode::OK);
+    assert_eq!(thumb.headers()["content-type"], "image/jpeg");
+
+    // 40 MB in three parts, named with the ETags S3 answered.
+    let file: Vec<u8> = b"%PDF-1.4\n"
+        .iter()
+        .copied()
+        .chain((0..40_000_000 - 9).map(|i: u32| (i % 253) as u8))
+        .collect();
+    let started = stack
+        .start(json!({"name": "scan.pdf", "size": file.len(), "multipart": true}))
+        .await;
+    let part_size = started["partSize"].as_u64().unwrap() as usize;
+    assert_eq!(started["partCount"], 3);
+    let mut parts = Vec::new();
+    for (i, chunk) in file.chunks(part_size).enumerate() {
+        let url = format!("{}/{}", started["partsUrl"].as_str().unwrap(), i + 1);
+        let (status, signed) = stack.call("GET", &url, &stack.acme, None).await;
+        assert_eq!(status, StatusCode::OK, "{signed}");
+        let response = stack.put(&signed, chunk.to_vec()).await;
+        let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+        parts.push(json!({"partNumber": i + 1, "etag": etag}));
+    }
+    // Another company cannot sign, complete, see or abort it.
+    let status_url = started["statusUrl"].as_str().unwrap();
+    for (method, url) in [
+        ("GET", format!("{}/parts/1", status_url)),
+        ("POST", started["completeUrl"].as_str().unwrap().to_owned()),
+        ("GET", status_url.to_owned()),
+        ("DELETE", status_url.to_owned()),
+    ] {
+        let (status, body) = stack.call(method, &url, &stack.globex, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {url}: {body}");
+    }
+    let (status, asset) = stack
+        .call(
+            "POST",
+            started["completeUrl"].as_str().unwrap(),
+            &stack.acme,
+            Some(json!({"parts": parts})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{asset}");
+    assert_eq!(asset["size"], file.len());
+    assert_eq!(asset["sha256"], sha256_hex(&file));
+    assert_eq!(stack.read_back(&asset).await, file);
+    // A retried complete answers the same asset.
+    let (status, again) = stack
+        .call(
+            "POST",
+            started["completeUrl"].as_str().unwrap(),
+            &stack.acme,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again["key"], asset["key"]);
+}
+
+#[tokio::test]
+async fn the_bucket_event_finalizes_an_upload_nobody_completes_and_refusals_leave_nothing() {
+    let Some(stack) = stack().await else {
+        return;
+    };
+    // Never completed by the client: the bucket's event (moto -> queue -> relay -> finalize).
+    let started = stack
+        .start(json!({"name": "doc.pdf", "size": support::PDF.len()}))
+        .await;
+    stack.put(&started["upload"], support::PDF.to_vec()).await;
+    let status_url = started["statusUrl"].as_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ready = loop {
+        let (status, body) = stack.call("GET", status_url, &stack.acme, None).await;
+        assert_eq!(status, StatusCode::OK);
+        if body["status"] == "ready" {
+            break body;
+        }
+        assert_eq!(body["status"], "pending");
+        assert!(
+            Instant::now() < deadline,
+            "not finalized by the event: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(stack.read_back(&ready["asset"]).await, support::PDF);
+
+    // A size lie and an HTML page disguised as an image: refused, their bytes removed.
+    let html = b"<!DOCTYPE html><html><script>alert(1)</script></html>".to_vec();
+    for (announced, sent, status, code) in [
+        (
+            json!({"name": "a.pdf", "size": support::PDF.len() + 1}),
+            support::PDF.to_vec(),
+            422,
+            "size_mismatch",
+        ),
+        (
+            json!({"name": "cat.jpg", "assetType": "IMAGE", "size": html.len()}),
+            html.clone(),
+            415,
+            "unsupported_media_type",
+        ),
+    ] {
+        let started = stack.start(announced).await;
+        // A size lie cannot be sent with the signed URL (S3 refuses another length), so it
+        // arrives the way a client that ignored the URL's headers would: straight to the bucket.
+        let key = started["upload"]["url"].as_str().unwrap();
+        let staging_key = key
+            .split('?')
+            .next()
+            .unwrap()
+            .split(&format!("/{}/", stack.bucket))
+            .nth(1)
+            .unwrap()
+            .to_owned();
+        stack
+            .storage
+            .s3
+            .put_object()
+            .bucket(&stack.bucket)
+            .key(&staging_key)
+            .body(sent.into())
+            .send()
+            .await
+            .unwrap();
+        let (got, body) = stack
+            .call(
+                "POST",
+                started["completeUrl"].as_str().unwrap(),
+                &stack.acme,
+                None,
+            )
+            .await;
+        assert_eq!(got.as_u16(), status, "{body}");
+        assert_eq!(body["error"]["code"], code);
+        let (_, recorded) = stack
+            .call(
+                "GET",
+                started["statusUrl"].as_str().unwrap(),
+                &stack.acme,
+                None,
+            )
+            .await;
+        assert_eq!(recorded["status"], "refused");
+        assert_eq!(recorded["refusal"]["code"], code);
+    }
+    // Give the duplicate events of the refused uploads time to be handled, then nothing of them
+    // (nor of the finalized one) is left in the staging area.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !stack.staged_objects().await.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "{:?}",
+            stack.staged_objects().await
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
