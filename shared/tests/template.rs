@@ -357,8 +357,13 @@ fn json_request(
         .unwrap()
 }
 
-/// Starts an upload of `file` (in parts when `multipart`) and puts its bytes as the client would.
-async fn started(f: &Fixture, file: &[u8], multipart: bool) -> UploadId {
+/// Starts an upload of `file` (in parts when `multipart`) and puts its bytes as the client would;
+/// answers its id and the body its `complete` sends.
+async fn started(
+    f: &Fixture,
+    file: &[u8],
+    multipart: bool,
+) -> (UploadId, Option<serde_json::Value>) {
     let response = start_upload(
         &f.app,
         json_request(
@@ -381,11 +386,16 @@ async fn started(f: &Fixture, file: &[u8], multipart: bool) -> UploadId {
         .await;
         assert_eq!(signed.status(), 200);
         let s3_upload_id = f.blobs.open_multipart_id(&staging_key).unwrap();
-        assert!(f.blobs.client_put_part(&s3_upload_id, 1, file.to_vec()));
+        let etag = f
+            .blobs
+            .client_put_part(&s3_upload_id, 1, file.to_vec())
+            .unwrap();
+        let parts = serde_json::json!({"parts": [{"partNumber": 1, "etag": etag}]});
+        (id, Some(parts))
     } else {
         f.blobs.client_put(&staging_key, file.to_vec());
+        (id, None)
     }
-    id
 }
 
 fn staged_event(id: &UploadId) -> asset_service::ObjectCreatedEvent {
@@ -402,7 +412,7 @@ async fn direct_upload_calls(out: &mut BTreeMap<&'static str, BTreeSet<String>>)
     // upload-start, upload-part (inside `started`), upload-status, upload-abort.
     let f = fixture(1 << 20).await;
     started(&f, &pdf, false).await;
-    let multipart = started(&f, &pdf, true).await;
+    let (multipart, _) = started(&f, &pdf, true).await;
     f.uploads
         .fail
         .store(true, std::sync::atomic::Ordering::SeqCst);
@@ -474,17 +484,32 @@ async fn direct_upload_calls(out: &mut BTreeMap<&'static str, BTreeSet<String>>)
         let image = started(&f, PHOTO, false).await;
         let document = started(&f, &pdf, true).await;
         let refused = started(&f, b"<html><script></script></html>", false).await;
-        let failing = started(&f, &pdf, false).await;
+        let (failing, _) = started(&f, &pdf, false).await;
         f.calls.lock().unwrap().clear();
-        for (id, status) in [(&image, 200), (&document, 200), (&refused, 415)] {
+        for ((id, parts), status) in [(&image, 200), (&document, 200), (&refused, 415)] {
             if function == "upload-complete" {
-                let done = complete_upload(
-                    &f.app,
-                    json_request("POST", &format!("{UPLOADS}/{id}/complete"), &f.key, None),
-                )
-                .await;
+                let url = format!("{UPLOADS}/{id}/complete");
+                let done =
+                    complete_upload(&f.app, json_request("POST", &url, &f.key, parts.clone()))
+                        .await;
                 assert_eq!(done.status(), status);
             } else {
+                // The bucket's event comes once the object is whole: for parts, after the
+                // client's complete joined them (not this function's call).
+                if let Some(parts) = parts {
+                    let key = format!("staging/acme/{id}");
+                    let s3_upload_id = f.blobs.open_multipart_id(&key).unwrap();
+                    let etag = parts["parts"][0]["etag"].as_str().unwrap().to_owned();
+                    let part = UploadedPart {
+                        number: 1,
+                        size: 0,
+                        etag,
+                    };
+                    f.blobs
+                        .complete_multipart(&key, &s3_upload_id, &[part])
+                        .await
+                        .unwrap();
+                }
                 finalize_staged_object(&f.app, staged_event(id))
                     .await
                     .unwrap();

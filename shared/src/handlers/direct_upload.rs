@@ -85,7 +85,7 @@ pub async fn upload_status(app: &App, req: Request) -> Response<Body> {
 }
 
 /// `DELETE .../uploads/{visibility}/{uploadId}`: ends a pending upload and removes its bytes and
-/// parts. Aborting an aborted upload is fine; a finished or finalizing one is a 409.
+/// parts; from then on it is unknown (404). A finished or finalizing one is a 409.
 pub async fn abort_upload(app: &App, req: Request) -> Response<Body> {
     observed(
         "DELETE /uploads/{visibility}/{uploadId}",
@@ -334,12 +334,6 @@ async fn try_abort(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
         .await?
     {
         Claim::Acquired(upload) => upload,
-        Claim::Settled(upload) if upload.state == UploadState::Aborted => {
-            return Ok(json_response(
-                StatusCode::OK,
-                &UploadStatus::of(&upload, None),
-            ));
-        }
         Claim::Settled(upload) => return Err(settled_conflict(&upload)),
         Claim::Busy => {
             return Err(ApiError::Conflict {
@@ -374,8 +368,8 @@ async fn try_abort(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
     ))
 }
 
-/// The upload named by the path, if it is the caller's, of the path's visibility and not expired:
-/// anything else answers the same 404 as an unknown upload.
+/// The upload named by the path, if it is the caller's, of the path's visibility, not expired and
+/// not aborted (an aborted upload is gone): anything else answers the same 404 as an unknown one.
 async fn own_upload(
     app: &App,
     company: &CompanyId,
@@ -384,7 +378,8 @@ async fn own_upload(
     let id = path.upload_id.as_ref().ok_or(ApiError::NotFound)?;
     let upload = app.uploads.find(id).await?.ok_or(ApiError::NotFound)?;
     let expired = upload.state == UploadState::Pending && upload.expires_at_s < now_ms() / 1000;
-    if !upload.owned_by(company) || upload.visibility != path.visibility || expired {
+    let aborted = upload.state == UploadState::Aborted;
+    if !upload.owned_by(company) || upload.visibility != path.visibility || expired || aborted {
         return Err(ApiError::NotFound);
     }
     Ok(upload)

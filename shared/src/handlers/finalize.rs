@@ -241,44 +241,39 @@ async fn make_asset(
     Ok(Some(asset))
 }
 
-/// Joins a multipart upload's parts: the ones the client names (with the ETags S3 answered it;
-/// S3 refuses any that do not match what it holds), or else all S3 lists. Already completed (an
-/// earlier finalize) is fine; no parts yet is an incomplete upload.
+/// Joins a multipart upload's parts as the client names them (part numbers with the ETags S3
+/// answered; S3 refuses any that do not match what it holds), as S3's own CompleteMultipartUpload
+/// asks. Already joined (an earlier finalize, or the event of the joined object) is fine.
 async fn complete_parts(
     staging: &dyn StagingArea,
     staging_key: &str,
     s3_upload_id: &str,
     named: Option<&[UploadedPart]>,
 ) -> Result<(), ApiError> {
-    let parts = match named {
-        Some(parts) => parts.to_vec(),
-        None => match staging.list_parts(staging_key, s3_upload_id).await? {
-            Some(parts) => parts,
-            None => return Ok(()),
-        },
-    };
-    if parts.is_empty() {
-        return Err(incomplete());
+    if staging.head(staging_key).await?.is_some() {
+        return Ok(());
     }
+    let Some(parts) = named.filter(|parts| !parts.is_empty()) else {
+        return Err(ApiError::Conflict {
+            code: "upload_incomplete",
+            message: "a multipart upload is completed with its parts: \
+                      {\"parts\": [{\"partNumber\", \"etag\"}]}"
+                .into(),
+        });
+    };
     match staging
-        .complete_multipart(staging_key, s3_upload_id, &parts)
+        .complete_multipart(staging_key, s3_upload_id, parts)
         .await?
     {
         MultipartCompletion::Completed | MultipartCompletion::Unknown => Ok(()),
         // The client may name them again: not a refusal of the file.
-        MultipartCompletion::InvalidParts(code) if named.is_some() => Err(ApiError::Conflict {
+        MultipartCompletion::InvalidParts(code) => Err(ApiError::Conflict {
             code: "invalid_parts",
             message: format!(
                 "the parts cannot be joined ({code}): each must be named by the ETag S3 answered \
                  for it, in order, and every part but the last must be at least 5 MiB"
             ),
         }),
-        MultipartCompletion::InvalidParts(code) => Err(ApiError::bad_request(
-            "invalid_parts",
-            format!(
-                "the parts cannot be joined ({code}): every part but the last must be at least 5 MiB"
-            ),
-        )),
     }
 }
 

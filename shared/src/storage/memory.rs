@@ -65,18 +65,20 @@ impl MemoryBlobStore {
         );
     }
 
-    /// Test hook: what a client's presigned part `PUT` does; `false` for an unknown upload.
+    /// Test hook: what a client's presigned part `PUT` does; answers the part's ETag, `None` for
+    /// an unknown upload.
     pub fn client_put_part(
         &self,
         s3_upload_id: &str,
         number: u32,
         bytes: impl Into<Bytes>,
-    ) -> bool {
+    ) -> Option<String> {
+        let bytes = bytes.into();
+        let etag = part_etag(&bytes);
         let mut uploads = self.multipart.lock().unwrap();
-        uploads
-            .get_mut(s3_upload_id)
-            .map(|(_, parts)| parts.insert(number, bytes.into()))
-            .is_some()
+        let (_, parts) = uploads.get_mut(s3_upload_id)?;
+        parts.insert(number, bytes);
+        Some(etag)
     }
 
     /// Test hook: the S3 upload id of the open multipart upload of `key`.

@@ -119,13 +119,17 @@ impl Harness {
     }
 
     async fn complete(&self, id: &UploadId, key: &str) -> Response<Body> {
+        self.complete_with(id, key, None).await
+    }
+
+    async fn complete_with(&self, id: &UploadId, key: &str, body: Option<Value>) -> Response<Body> {
         complete_upload(
             &self.app,
             request(
                 Method::POST,
                 &format!("{UPLOADS}/private/{id}/complete"),
                 Some(key),
-                None,
+                body,
             ),
         )
         .await
@@ -259,17 +263,38 @@ async fn a_multipart_upload_is_joined_from_its_parts() {
         assert_eq!(error_code(&response), "invalid_part_number");
     }
     let s3_upload_id = h.s3_upload_id(&id);
+    let mut parts = Vec::new();
     for (i, chunk) in file.chunks(part_size).enumerate() {
         let signed = json(&h.part(&id, &h.acme_key, &(i + 1).to_string()).await);
         assert_eq!(signed["method"], "PUT");
         assert_eq!(signed["partNumber"], i + 1);
         assert!(signed["url"].as_str().unwrap().contains("partNumber="));
-        assert!(
-            h.blobs
-                .client_put_part(&s3_upload_id, i as u32 + 1, chunk.to_vec())
-        );
+        let etag = h
+            .blobs
+            .client_put_part(&s3_upload_id, i as u32 + 1, chunk.to_vec())
+            .unwrap();
+        // Uppy's spelling of the same fields.
+        parts.push(serde_json::json!({"PartNumber": i + 1, "ETag": etag}));
     }
-    let done = h.complete(&id, &h.acme_key).await;
+    // Parts must be named, and named right; neither mistake ends the upload.
+    let unnamed = h.complete(&id, &h.acme_key).await;
+    assert_eq!(unnamed.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(&unnamed), "upload_incomplete");
+    let mut wrong = parts.clone();
+    wrong[1]["ETag"] = Value::String("\"0000\"".into());
+    let misnamed = h
+        .complete_with(&id, &h.acme_key, Some(serde_json::json!({"parts": wrong})))
+        .await;
+    assert_eq!(misnamed.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(&misnamed), "invalid_parts");
+    let bad_body = h
+        .complete_with(&id, &h.acme_key, Some(serde_json::json!({"parts": "all"})))
+        .await;
+    assert_eq!(error_code(&bad_body), "invalid_body");
+    assert_eq!(json(&h.status(&id, &h.acme_key).await)["status"], "pending");
+    let done = h
+        .complete_with(&id, &h.acme_key, Some(serde_json::json!({"parts": parts})))
+        .await;
     assert_eq!(done.status(), StatusCode::OK, "{}", body_text(&done));
     let asset = json(&done);
     assert_eq!(asset["contentType"], "application/pdf");
@@ -454,19 +479,31 @@ async fn aborting_ends_the_parts_and_expiry_forgets_the_upload() {
         .start_ok(serde_json::json!({"name": "a.pdf", "size": 40_000_000, "multipart": true}))
         .await;
     let s3_upload_id = h.s3_upload_id(&id);
-    assert!(h.blobs.client_put_part(&s3_upload_id, 1, document(1000)));
+    assert!(
+        h.blobs
+            .client_put_part(&s3_upload_id, 1, document(1000))
+            .is_some()
+    );
     let aborted = h.abort(&id, &h.acme_key).await;
     assert_eq!(aborted.status(), StatusCode::OK, "{}", body_text(&aborted));
     assert_eq!(json(&aborted)["status"], "aborted");
     assert_eq!(h.blobs.open_multipart_uploads(), 0);
-    assert_eq!(json(&h.abort(&id, &h.acme_key).await)["status"], "aborted");
+    // From then on it is gone, as a deleted resource is.
+    assert_eq!(
+        h.abort(&id, &h.acme_key).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        h.status(&id, &h.acme_key).await.status(),
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(
         h.complete(&id, &h.acme_key).await.status(),
         StatusCode::NOT_FOUND
     );
     assert_eq!(
         h.part(&id, &h.acme_key, "1").await.status(),
-        StatusCode::CONFLICT
+        StatusCode::NOT_FOUND
     );
 
     // A finalize in progress cannot be aborted.
