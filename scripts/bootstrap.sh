@@ -2,8 +2,8 @@
 # Installs what the local stack and the tests need and is not part of a Rust toolchain:
 # moto's server and cargo-lambda (with its bundled zig) from PyPI into ./.venv, and the real HTTP
 # clients the upload tests drive (Chromium and Node from Debian, form-data from npm), build tools
-# (cmake, nasm), libheif's heif-convert (reference decoder of the HEIC/AVIF tests) and libjxl's
-# cjxl/djxl (they make and check the JPEG XL test files).
+# (cmake, nasm), libheif's heif-convert (reference decoder of the HEIC/AVIF tests), libjxl's
+# cjxl/djxl (they make and check the JPEG XL test files) and ffmpeg (makes the test videos).
 # Safe to run again: it only reinstalls when scripts/requirements-dev.txt changed.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -23,6 +23,8 @@ command -v cmake >/dev/null || apt_missing+=(cmake)
 command -v nasm >/dev/null || apt_missing+=(nasm)
 command -v heif-convert >/dev/null || apt_missing+=(libheif-examples)
 command -v cjxl >/dev/null || apt_missing+=(libjxl-tools)
+# ffmpeg makes the H.264/MP4 and VP8/WebM videos the video e2e test uploads and Chromium plays.
+command -v ffmpeg >/dev/null || apt_missing+=(ffmpeg)
 command -v chromium >/dev/null || apt_missing+=(chromium)
 command -v node >/dev/null || apt_missing+=(nodejs)
 command -v npm >/dev/null || apt_missing+=(npm)

@@ -318,6 +318,387 @@ async fn percent_encoded_keys_are_decoded() {
 
 /// Every rendition URL of a fresh upload works at once, through the real functions and storage,
 /// for its owner only.
+/// A HEAD and the matching GET: same status and headers (bar the date), no body, and a
+/// `Content-Length` that is the GET body's length. Returns the GET's body.
+async fn head_matches_get(stack: &Stack, url: &str, key: Option<&str>) -> (StatusCode, Vec<u8>) {
+    let mut head = stack.http.head(url);
+    let mut get = stack.http.get(url);
+    if let Some(key) = key {
+        head = head.bearer_auth(key);
+        get = get.bearer_auth(key);
+    }
+    let head = head.send().await.expect("head request");
+    let get = get.send().await.expect("get request");
+    assert_eq!(head.status(), get.status(), "{url}");
+    let strip = |response: &Response| {
+        let mut headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            // Two presigned URLs may be signed in different seconds.
+            .filter(|(name, _)| *name != "date" && *name != "location")
+            .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
+            .collect();
+        headers.sort();
+        headers
+    };
+    assert_eq!(strip(&head), strip(&get), "{url}");
+    let status = get.status();
+    assert_eq!(
+        head.headers().contains_key("location"),
+        get.headers().contains_key("location")
+    );
+    let head_length = header(&head, "content-length").to_owned();
+    assert!(
+        head.bytes().await.unwrap().is_empty(),
+        "{url}: a HEAD has no body"
+    );
+    let body = get.bytes().await.unwrap().to_vec();
+    if status != StatusCode::FOUND {
+        assert_eq!(head_length, body.len().to_string(), "{url}");
+    }
+    (status, body)
+}
+
+/// `GET` with a `Range` (and optionally an `If-Range`).
+async fn ranged(stack: &Stack, url: &str, range: &str, if_range: Option<&str>) -> Response {
+    let mut request = stack.http.get(url).header("Range", range);
+    if let Some(if_range) = if_range {
+        request = request.header("If-Range", if_range);
+    }
+    request.send().await.expect("ranged request")
+}
+
+async fn assert_part(response: Response, whole: &[u8], first: usize, last: usize) {
+    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        header(&response, "content-range"),
+        format!("bytes {first}-{last}/{}", whole.len())
+    );
+    assert_eq!(header(&response, "accept-ranges"), "bytes");
+    let body = response.bytes().await.unwrap();
+    assert!(body[..] == whole[first..=last], "bytes {first}-{last}");
+}
+
+/// HEAD and byte ranges over HTTP on an image (original and rendition), an error, the
+/// placeholder and a redirected asset.
+#[tokio::test]
+async fn head_and_ranges_of_an_image() {
+    let Some(stack) = stack().await else { return };
+    let response = stack
+        .upload(
+            "public",
+            Some(&stack.acme),
+            form(None, Some("IMAGE"), "photo.jpg", support::JPEG),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let asset: Value = response.json().await.unwrap();
+    for url in [
+        asset["origURL"].as_str().unwrap(),
+        asset["mediumURL"].as_str().unwrap(),
+    ] {
+        let (status, whole) = head_matches_get(&stack, url, None).await;
+        assert_eq!(status, StatusCode::OK);
+        let len = whole.len();
+        assert_part(ranged(&stack, url, "bytes=0-99", None).await, &whole, 0, 99).await;
+        assert_part(
+            ranged(&stack, url, "bytes=-500", None).await,
+            &whole,
+            len - 500,
+            len - 1,
+        )
+        .await;
+        assert_part(
+            ranged(&stack, url, "bytes=1000-", None).await,
+            &whole,
+            1000,
+            len - 1,
+        )
+        .await;
+        let past = ranged(&stack, url, &format!("bytes={len}-"), None).await;
+        assert_eq!(past.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+        assert_eq!(header(&past, "content-range"), format!("bytes */{len}"));
+        assert_eq!(error_code(past).await, "range_not_satisfiable");
+
+        let etag = header(&stack.get(url, None).await, "etag").to_owned();
+        assert_part(
+            ranged(&stack, url, "bytes=10-19", Some(&etag)).await,
+            &whole,
+            10,
+            19,
+        )
+        .await;
+        let changed = ranged(&stack, url, "bytes=10-19", Some("\"older\"")).await;
+        assert_eq!(changed.status(), StatusCode::OK);
+        assert!(changed.bytes().await.unwrap()[..] == whole[..]);
+    }
+
+    // Errors: the GET's status and headers, and the length of the body a GET gets.
+    let (status, _) = head_matches_get(&stack, &stack.url("AAAAAAAAAAAAAAAAAAAAAAAA"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let placeholder = format!("{}?handleError=true", stack.url("AAAAAAAAAAAAAAAAAAAAAAAA"));
+    let (status, body) = head_matches_get(&stack, &placeholder, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.starts_with(b"\x89PNG"));
+
+    // Above the inline limit: the same redirect, whose target (S3) serves ranges itself.
+    let mut big_pdf = support::PDF.to_vec();
+    while big_pdf.len() < stack.inline_max + 50_000 {
+        big_pdf.extend_from_slice(b"% padding to take the presigned-redirect path\n");
+    }
+    let response = stack
+        .upload(
+            "private",
+            Some(&stack.acme),
+            form(None, None, "scan.pdf", &big_pdf),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let asset: Value = response.json().await.unwrap();
+    let url = asset["origURL"].as_str().unwrap();
+    let (status, _) = head_matches_get(&stack, url, Some(&stack.acme)).await;
+    assert_eq!(status, StatusCode::FOUND);
+    let (status, _) = head_matches_get(&stack, url, Some(&stack.globex)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let redirect = stack.get(url, Some(&stack.acme)).await;
+    let location = header(&redirect, "location").to_owned();
+    let part = stack
+        .http
+        .get(&location)
+        .header("Range", "bytes=0-99")
+        .send()
+        .await
+        .unwrap();
+    assert_part(part, &big_pdf, 0, 99).await;
+}
+
+/// Small test videos made at test time by Debian's `ffmpeg` (scripts/bootstrap.sh): 6 s of
+/// 640x360 noise at 2 Mbit/s, about 1.5 MB each. H.264 in MP4 with the index at the front
+/// (`+faststart`, what Safari and Chromium need to start before the end has arrived), and VP8 in
+/// WebM. Both are decoded by Debian's Chromium.
+fn test_videos(dir: &std::path::Path) -> [(std::path::PathBuf, &'static str); 2] {
+    let source = "testsrc2=duration=6:size=640x360:rate=25,noise=alls=30:allf=t";
+    let mp4 = dir.join("clip.mp4");
+    let webm = dir.join("clip.webm");
+    let encodes: [(&std::path::Path, &[&str]); 2] = [
+        (
+            &mp4,
+            &[
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-pix_fmt",
+                "yuv420p",
+                "-b:v",
+                "2M",
+                "-maxrate",
+                "2M",
+                "-bufsize",
+                "1M",
+                "-movflags",
+                "+faststart",
+            ],
+        ),
+        (
+            &webm,
+            &[
+                "-c:v",
+                "libvpx",
+                "-deadline",
+                "realtime",
+                "-cpu-used",
+                "8",
+                "-b:v",
+                "2M",
+            ],
+        ),
+    ];
+    for (output, codec) in encodes {
+        let status = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi", "-i", source])
+            .args(codec)
+            .arg(output)
+            .status()
+            .expect("ffmpeg (Debian package, scripts/bootstrap.sh) must be installed");
+        assert!(status.success(), "ffmpeg made {}", output.display());
+    }
+    [(mp4, "video/mp4"), (webm, "video/webm")]
+}
+
+/// Chromium's net log (`--log-net-log`): per asset key, the `Range` each request sent and the
+/// status line each got.
+fn ranged_requests(
+    netlog: &std::path::Path,
+) -> std::collections::HashMap<String, Vec<(String, String)>> {
+    let log: Value = serde_json::from_slice(&std::fs::read(netlog).unwrap()).expect("net log");
+    let mut requests: std::collections::HashMap<u64, (String, String)> = Default::default();
+    let mut statuses: std::collections::HashMap<u64, String> = Default::default();
+    for event in log["events"].as_array().unwrap() {
+        let id = event["source"]["id"].as_u64().unwrap_or_default();
+        let params = &event["params"];
+        let Some(headers) = params["headers"].as_array() else {
+            continue;
+        };
+        let headers: Vec<&str> = headers.iter().filter_map(Value::as_str).collect();
+        if let Some(line) = params["line"].as_str() {
+            let range = headers
+                .iter()
+                .find_map(|h| h.strip_prefix("Range: "))
+                .unwrap_or_default();
+            requests.insert(id, (line.trim().to_owned(), range.to_owned()));
+        } else if let Some(status) = headers.first().filter(|h| h.starts_with("HTTP/")) {
+            statuses.insert(id, (*status).to_owned());
+        }
+    }
+    let mut by_asset: std::collections::HashMap<String, Vec<(String, String)>> = Default::default();
+    for (id, (line, range)) in requests {
+        let Some(key) = line.split("/api/v1/partner/asset/").nth(1) else {
+            continue;
+        };
+        let key = key.split([' ', '?']).next().unwrap().to_owned();
+        let status = statuses.remove(&id).unwrap_or_default();
+        by_asset.entry(key).or_default().push((range, status));
+    }
+    by_asset
+}
+
+/// Video assets end to end: HEAD and ranges over HTTP, and a real browser (headless Chromium)
+/// playing them from `<video>` elements through the local stack: it reads the duration, seeks
+/// near the end and can play there, and every request it made was a `Range` request answered
+/// `206` (browsers' media players ask for ranges; Safari plays only from servers that answer them).
+#[tokio::test]
+async fn a_browser_plays_and_seeks_video_assets_through_ranges() {
+    let Some(stack) = stack().await else { return };
+    let dir = std::env::temp_dir().join(format!("e2e-video-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut videos = Vec::new();
+    for (path, mime) in test_videos(&dir) {
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(bytes.len() < 3_000_000 && bytes.len() <= stack.inline_max);
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let response = stack
+            .upload(
+                "public",
+                Some(&stack.acme),
+                form(None, Some("VIDEO"), &name, &bytes),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "{name}");
+        let asset: Value = response.json().await.unwrap();
+        assert_eq!(asset["contentType"], mime);
+        let url = asset["origURL"].as_str().unwrap().to_owned();
+        let (status, whole) = head_matches_get(&stack, &url, None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(whole == bytes, "{name} byte for byte");
+        let middle = bytes.len() / 2;
+        assert_part(
+            ranged(
+                &stack,
+                &url,
+                &format!("bytes={middle}-{}", middle + 65_535),
+                None,
+            )
+            .await,
+            &bytes,
+            middle,
+            middle + 65_535,
+        )
+        .await;
+        videos.push((asset["key"].as_str().unwrap().to_owned(), url, mime));
+    }
+
+    let elements: String = videos
+        .iter()
+        .map(|(key, url, _)| {
+            format!("<video id=\"{key}\" preload=\"auto\" muted src=\"{url}\"></video>")
+        })
+        .collect();
+    // Per video: at loadedmetadata seek to 1 s before the end; once seeked and able to play
+    // there, note duration and position. When both are in (or failed), write them into the body.
+    let page = format!(
+        "<!doctype html><html><body>{elements}<script>\
+         const results = {{}};\
+         const videos = [...document.querySelectorAll('video')];\
+         for (const video of videos) {{\
+           const report = (outcome) => {{\
+             results[video.id] = {{ outcome, duration: video.duration, time: video.currentTime,\
+               ready: video.readyState, error: video.error && video.error.message }};\
+             if (Object.keys(results).length === videos.length)\
+               document.body.dataset.result = JSON.stringify(results);\
+           }};\
+           video.addEventListener('error', () => report('error'));\
+           video.addEventListener('loadedmetadata', () => {{ video.currentTime = video.duration - 1; }});\
+           video.addEventListener('seeked', () => {{\
+             if (video.readyState >= 3) report('seeked');\
+             else video.addEventListener('canplay', () => report('seeked'), {{ once: true }});\
+           }}, {{ once: true }});\
+         }}\
+         </script></body></html>"
+    );
+    let html = dir.join("videos.html");
+    std::fs::write(&html, page).unwrap();
+    let netlog = dir.join("netlog.json");
+    let output = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            &format!("--user-data-dir={}", dir.join("profile").display()),
+            &format!("--log-net-log={}", netlog.display()),
+            "--virtual-time-budget=30000",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .expect("chromium (Debian package, scripts/bootstrap.sh) must be installed");
+    let dom = String::from_utf8_lossy(&output.stdout);
+    let result = dom
+        .split("data-result=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| {
+            panic!(
+                "no result in the page: {dom}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
+        .replace("&quot;", "\"");
+    let result: Value = serde_json::from_str(&result).unwrap();
+    let requests = ranged_requests(&netlog);
+    let _ = std::fs::remove_dir_all(&dir);
+    for (key, _, mime) in &videos {
+        let video = &result[key];
+        assert_eq!(video["outcome"], "seeked", "{mime}: {video}");
+        let duration = video["duration"].as_f64().unwrap();
+        assert!((duration - 6.0).abs() < 0.05, "{mime}: duration {duration}");
+        assert!(
+            (video["time"].as_f64().unwrap() - 5.0).abs() < 0.05,
+            "{mime}: {video}"
+        );
+        let seen = requests
+            .get(key)
+            .unwrap_or_else(|| panic!("{mime}: no request in {requests:?}"));
+        // Only answered requests: a media player cancels some once it has what it needs.
+        let answered: Vec<_> = seen
+            .iter()
+            .filter(|(_, status)| !status.is_empty())
+            .collect();
+        assert!(!answered.is_empty(), "{mime}: {seen:?}");
+        for (range, status) in answered {
+            assert!(
+                range.starts_with("bytes="),
+                "{mime}: every request a Range: {seen:?}"
+            );
+            assert!(
+                status.contains(" 206 "),
+                "{mime}: every answer a 206: {seen:?}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn every_rendition_url_of_a_fresh_upload_serves_its_rendition() {
     let Some(stack) = stack().await else { return };

@@ -1,4 +1,4 @@
-//! Lambda for `GET /api/v1/partner/asset/{assetKey}`.
+//! Lambda for `GET` and `HEAD /api/v1/partner/asset/{assetKey}`.
 
 use asset_service::{App, get_asset, init_tracing};
 use lambda_http::{Error, service_fn};

@@ -1,22 +1,31 @@
 use headers::{ETag, HeaderMapExt, IfNoneMatch};
+use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 
 use crate::app::App;
 use crate::auth;
+use crate::domain::AssetKey;
 use crate::http::{
-    ApiError, AssetHeaders, asset_key_param, asset_response, handle_error_flag, not_modified,
-    observed, presented_api_key, redirect, rendition_param,
+    ApiError, AssetHeaders, Part, asset_head, asset_key_param, asset_response, handle_error_flag,
+    not_modified, observed, partial_response, presented_api_key, redirect, rendition_param,
+    requested_part, without_body,
 };
 use crate::storage::PresignedGet;
 
-/// `GET /api/v1/partner/asset/{assetKey}`.
+/// `GET` and `HEAD /api/v1/partner/asset/{assetKey}`. A HEAD gets the GET's status and headers
+/// and no body; its inline answers are made from the metadata alone.
 pub async fn get_asset(app: &App, req: Request) -> Response<Body> {
     observed("GET /{assetKey}", req, |req| async move {
-        match handle_error_flag(&req) {
+        let response = match handle_error_flag(&req) {
             Ok(placeholder) => try_get(app, &req)
                 .await
                 .unwrap_or_else(|err| err.into_response(placeholder)),
             Err(err) => err.into_response(false),
+        };
+        if req.method() == Method::HEAD {
+            without_body(response)
+        } else {
+            response
         }
     })
     .await
@@ -53,13 +62,7 @@ async fn try_get(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
         return Ok(not_modified(&headers));
     }
     if size <= app.config.inline_max_bytes {
-        // Only possible if a metadata write landed after its upload had been given up on: there
-        // is nothing to serve, so the asset does not exist for the client.
-        let bytes = app.blobs.get(&object_key).await?.ok_or_else(|| {
-            tracing::error!(asset_key = %asset.key, "metadata exists but the object is missing");
-            ApiError::NotFound
-        })?;
-        return Ok(asset_response(&headers, Vec::from(bytes)));
+        return inline(app, req, &asset.key, &object_key, size, &headers).await;
     }
     // Too large for a Lambda response: hand the client a short-lived direct download.
     let cache_control = AssetHeaders::presigned_cache_control(app.config.presign_ttl);
@@ -76,6 +79,41 @@ async fn try_get(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
         )
         .await?;
     Ok(redirect(&url, &headers, &cache_control))
+}
+
+/// An answer small enough to carry its bytes: a HEAD's headers (nothing read), the whole
+/// representation of `size` bytes, one range of it, or a 416.
+async fn inline(
+    app: &App,
+    req: &Request,
+    asset_key: &AssetKey,
+    object_key: &str,
+    size: u64,
+    headers: &AssetHeaders,
+) -> Result<Response<Body>, ApiError> {
+    let part = requested_part(req.method(), req.headers(), &headers.etag, size);
+    if part == Part::Unsatisfiable {
+        return Err(ApiError::RangeNotSatisfiable {
+            complete_length: size,
+        });
+    }
+    if req.method() == Method::HEAD {
+        return Ok(asset_head(headers, size));
+    }
+    let bytes = match &part {
+        Part::Bytes(range) => app.blobs.get_range(object_key, range.clone()).await?,
+        Part::Whole | Part::Unsatisfiable => app.blobs.get(object_key).await?,
+    };
+    // Only possible if a metadata write landed after its upload had been given up on: there is
+    // nothing to serve, so the asset does not exist for the client.
+    let bytes = bytes.ok_or_else(|| {
+        tracing::error!(%asset_key, "metadata exists but the object is missing");
+        ApiError::NotFound
+    })?;
+    Ok(match part {
+        Part::Bytes(range) => partial_response(headers, range, size, Vec::from(bytes)),
+        Part::Whole | Part::Unsatisfiable => asset_response(headers, Vec::from(bytes)),
+    })
 }
 
 fn client_copy_is_current(req: &Request, etag: &str) -> bool {

@@ -144,8 +144,29 @@ impl Harness {
         query: &[(&str, &str)],
         headers: &[(&str, &str)],
     ) -> Response<Body> {
+        self.read(Method::GET, key, api_key, query, headers).await
+    }
+
+    async fn head(
+        &self,
+        key: &str,
+        api_key: Option<&str>,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Response<Body> {
+        self.read(Method::HEAD, key, api_key, query, headers).await
+    }
+
+    async fn read(
+        &self,
+        method: Method,
+        key: &str,
+        api_key: Option<&str>,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Response<Body> {
         let mut builder = lambda_http::http::Request::builder()
-            .method(Method::GET)
+            .method(method)
             .uri(format!(
                 "https://api.example.com/api/v1/partner/asset/{key}"
             ));
@@ -933,6 +954,7 @@ async fn enumerations_are_read_in_any_case() {
 
 mod clients;
 mod direct_upload;
+mod ranges;
 
 #[tokio::test]
 async fn uploads_of_every_rendered_format_answer_a_company_asset_with_renditions() {

@@ -1,3 +1,4 @@
+use headers::{AcceptRanges, ContentRange, HeaderMapExt};
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Response};
 use serde::Serialize;
@@ -39,6 +40,10 @@ pub enum ApiError {
     /// A direct upload that finalize refused: answered again, exactly as first decided.
     #[error("{}", .0.message)]
     Refused(Refusal),
+    /// No byte range of a GET's `Range` starts inside the representation (RFC 9110 §15.5.17);
+    /// `complete_length` is the representation's size in bytes, sent as `Content-Range: bytes */n`.
+    #[error("the requested byte range lies outside the {complete_length} bytes of the asset")]
+    RangeNotSatisfiable { complete_length: u64 },
     #[error("storage is temporarily unavailable, please retry")]
     StorageUnavailable,
     #[error("the request could not be completed")]
@@ -78,6 +83,7 @@ impl ApiError {
             Self::Refused(refusal) => {
                 StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
             }
+            Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -93,6 +99,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } | Self::SmallUploadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Unprocessable { code, .. } => code,
+            Self::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             Self::StorageUnavailable => "storage_unavailable",
             Self::Internal => "internal",
         }
@@ -112,8 +119,14 @@ impl ApiError {
 
     /// The JSON error answer, or with `placeholder` (GET's `handleError=true`) an image body under
     /// the same truthful status, so an `<img>` shows something instead of a broken icon.
+    ///
+    /// A `416` is always the JSON answer with `Content-Range: bytes */{length}`, `handleError` or
+    /// not: the asset exists and can be shown, only the client's byte position is wrong (a media
+    /// player or download manager resuming past the end, never an `<img>`, which sends no
+    /// `Range`). A placeholder there would stand in for content the asset has, and the
+    /// `Content-Range` is what lets the client correct its request.
     pub fn into_response(self, placeholder: bool) -> Response<Body> {
-        if placeholder {
+        if placeholder && !matches!(self, Self::RangeNotSatisfiable { .. }) {
             return placeholder_response(self.status());
         }
         let body = ErrorBody {
@@ -129,6 +142,12 @@ impl ApiError {
             .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
         if matches!(self, Self::Unauthorized(_)) {
             builder = builder.header(header::WWW_AUTHENTICATE, "Bearer realm=\"assets\"");
+        }
+        if let (Self::RangeNotSatisfiable { complete_length }, Some(headers)) =
+            (&self, builder.headers_mut())
+        {
+            headers.typed_insert(ContentRange::unsatisfied_bytes(*complete_length));
+            headers.typed_insert(AcceptRanges::bytes());
         }
         builder
             .body(Body::from(
@@ -240,6 +259,22 @@ mod tests {
         let (status, body) = json(err);
         assert_eq!(status, 503);
         assert!(!body.to_string().contains("127.0.0.1"));
+    }
+
+    #[test]
+    fn unsatisfiable_ranges_name_the_length_even_under_handle_error() {
+        for placeholder in [false, true] {
+            let response = ApiError::RangeNotSatisfiable {
+                complete_length: 1234,
+            }
+            .into_response(placeholder);
+            assert_eq!(response.status(), 416);
+            assert_eq!(response.headers()[header::CONTENT_RANGE], "bytes */1234");
+            assert_eq!(response.headers()[header::ACCEPT_RANGES], "bytes");
+            assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+            let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+            assert_eq!(body["error"]["code"], "range_not_satisfiable");
+        }
     }
 
     #[test]

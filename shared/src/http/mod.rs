@@ -6,6 +6,7 @@ mod error;
 mod multipart;
 mod observe;
 mod placeholder;
+mod range;
 mod request;
 mod response;
 mod upload_json;
@@ -15,12 +16,16 @@ pub use company_asset::CompanyAsset;
 pub use error::ApiError;
 pub use multipart::{UploadForm, parse_upload_form};
 pub use observe::observed;
+pub use range::{Part, requested_part};
 #[cfg(test)]
 pub(crate) use request::QUERY_BOOL_SPELLINGS;
 pub use request::{
     asset_key_param, base_url, handle_error_flag, presented_api_key, rendition_param,
 };
-pub use response::{AssetHeaders, asset_response, json_response, not_modified, redirect};
+pub use response::{
+    AssetHeaders, asset_head, asset_response, json_response, not_modified, partial_response,
+    redirect, without_body,
+};
 pub use upload_json::{
     CompleteUpload, CompletedPartJson, PartUrl, RefusalJson, SignedRequest, StartUpload,
     StartedUpload, UploadStatus,

@@ -1,5 +1,7 @@
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
+use headers::{AcceptRanges, ContentLength, ContentRange, HeaderMapExt};
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -20,7 +22,7 @@ pub(super) const SECURITY_HEADERS: [(header::HeaderName, &str); 2] = [
     ),
 ];
 
-/// The representation headers of one stored asset, shared by the 200, 304 and 302 answers.
+/// The representation headers of one stored asset, shared by the 200, 206, 304 and 302 answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AssetHeaders {
     pub content_type: String,
@@ -113,6 +115,8 @@ pub fn content_disposition(disposition: &str, filename: &str) -> String {
     )
 }
 
+/// Caching, validator and security headers, and `Accept-Ranges: bytes` (RFC 9110 §14.3): every
+/// inline body serves byte ranges, and a redirect's target (S3) does too.
 fn with_asset_headers(
     mut builder: lambda_http::http::response::Builder,
     headers: &AssetHeaders,
@@ -123,6 +127,9 @@ fn with_asset_headers(
     for (name, value) in SECURITY_HEADERS {
         builder = builder.header(name, value);
     }
+    if let Some(map) = builder.headers_mut() {
+        map.typed_insert(AcceptRanges::bytes());
+    }
     builder
 }
 
@@ -132,19 +139,70 @@ fn header_value(value: &str) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"))
 }
 
-/// `200` with the asset's bytes.
-pub fn asset_response(headers: &AssetHeaders, bytes: Vec<u8>) -> Response<Body> {
-    let builder = Response::builder()
-        .status(StatusCode::OK)
+/// A representation's answer without its body: its headers and `Content-Length` (the body's
+/// length in bytes, or for a HEAD the length the GET's body has, RFC 9110 §8.6).
+fn representation(
+    status: StatusCode,
+    headers: &AssetHeaders,
+    content_length: u64,
+) -> lambda_http::http::response::Builder {
+    let mut builder = Response::builder()
+        .status(status)
         .header(header::CONTENT_TYPE, header_value(&headers.content_type))
-        .header(header::CONTENT_LENGTH, bytes.len())
         .header(
             header::CONTENT_DISPOSITION,
             header_value(&headers.content_disposition),
         );
+    if let Some(map) = builder.headers_mut() {
+        map.typed_insert(ContentLength(content_length));
+    }
     with_asset_headers(builder, headers)
+}
+
+/// `200` with the asset's bytes.
+pub fn asset_response(headers: &AssetHeaders, bytes: Vec<u8>) -> Response<Body> {
+    representation(StatusCode::OK, headers, bytes.len() as u64)
         .body(Body::Binary(bytes))
         .expect("asset response headers are valid")
+}
+
+/// `200` to a HEAD: the GET's headers, `Content-Length` the size of the body a GET would get
+/// (`content_length` bytes), no body. Read from the metadata: no byte is fetched.
+pub fn asset_head(headers: &AssetHeaders, content_length: u64) -> Response<Body> {
+    representation(StatusCode::OK, headers, content_length)
+        .body(Body::Empty)
+        .expect("asset response headers are valid")
+}
+
+/// `206 Partial Content` (RFC 9110 §15.3.7): `bytes` are the offsets `range` (inclusive) of a
+/// representation of `complete_length` bytes, named in `Content-Range`.
+pub fn partial_response(
+    headers: &AssetHeaders,
+    range: RangeInclusive<u64>,
+    complete_length: u64,
+    bytes: Vec<u8>,
+) -> Response<Body> {
+    let mut builder = representation(StatusCode::PARTIAL_CONTENT, headers, bytes.len() as u64);
+    if let (Some(map), Ok(content_range)) = (
+        builder.headers_mut(),
+        ContentRange::bytes(range, complete_length),
+    ) {
+        map.typed_insert(content_range);
+    }
+    builder
+        .body(Body::Binary(bytes))
+        .expect("partial response headers are valid")
+}
+
+/// A HEAD's answer made from the GET's: same status and headers, no body. A body the GET would
+/// have carried (an error's JSON, the placeholder) keeps its length in `Content-Length`.
+pub fn without_body(response: Response<Body>) -> Response<Body> {
+    let (mut parts, body) = response.into_parts();
+    let length = body.as_ref().len() as u64;
+    if length > 0 && !parts.headers.contains_key(header::CONTENT_LENGTH) {
+        parts.headers.typed_insert(ContentLength(length));
+    }
+    Response::from_parts(parts, Body::Empty)
 }
 
 /// `304`: the client's copy is current.
@@ -166,6 +224,9 @@ pub fn redirect(location: &str, headers: &AssetHeaders, cache_control: &str) -> 
         .header(header::ETAG, &headers.etag);
     for (name, value) in SECURITY_HEADERS {
         builder = builder.header(name, value);
+    }
+    if let Some(map) = builder.headers_mut() {
+        map.typed_insert(AcceptRanges::bytes());
     }
     builder
         .body(Body::Empty)

@@ -3,6 +3,7 @@
 //! testable without a network.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::RangeInclusive;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -266,6 +267,21 @@ impl BlobStore for MemoryBlobStore {
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StorageError> {
         unavailable(&self.fail)?;
         Ok(self.object(key).map(|(bytes, _)| bytes))
+    }
+
+    async fn get_range(
+        &self,
+        key: &str,
+        range: RangeInclusive<u64>,
+    ) -> Result<Option<Bytes>, StorageError> {
+        unavailable(&self.fail)?;
+        Ok(self.object(key).map(|(bytes, _)| {
+            // As S3: a range that reaches past the end stops at the end.
+            let len = bytes.len() as u64;
+            let start = (*range.start()).min(len) as usize;
+            let end = range.end().saturating_add(1).min(len) as usize;
+            bytes.slice(start..end.max(start))
+        }))
     }
 
     async fn delete(&self, key: &str) -> Result<(), StorageError> {

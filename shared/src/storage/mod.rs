@@ -1,6 +1,7 @@
 //! Storage ports: the few operations the handlers need from a blob store and from the metadata
 //! tables, with S3/DynamoDB adapters for production and in-memory ones for fast tests.
 
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -49,6 +50,15 @@ pub trait BlobStore: Send + Sync {
     ) -> Result<(), StorageError>;
     /// `Ok(None)` when there is no such object.
     async fn get(&self, object_key: &str) -> Result<Option<Bytes>, StorageError>;
+    /// The bytes at offsets `range` (first and last, inclusive) of an object, S3's ranged
+    /// GetObject (`Range: bytes=first-last`); a range reaching past the end stops at the end.
+    /// `Ok(None)` when there is no such object. Callers pass ranges that start inside the object
+    /// (checked against its stored size first).
+    async fn get_range(
+        &self,
+        object_key: &str,
+        range: RangeInclusive<u64>,
+    ) -> Result<Option<Bytes>, StorageError>;
     /// Deleting a missing object is not an error.
     async fn delete(&self, object_key: &str) -> Result<(), StorageError>;
     async fn presign_get(

@@ -1,5 +1,7 @@
 //! S3 adapter for [`BlobStore`].
 
+use std::ops::RangeInclusive;
+
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
@@ -23,6 +25,7 @@ use super::{
 pub const IAM_ACTIONS: &[(&str, &str)] = &[
     ("put", "s3:PutObject"),
     ("get", "s3:GetObject"),
+    ("get_range", "s3:GetObject"),
     ("delete", "s3:DeleteObject"),
     // A presigned URL carries the signer's permissions: GetObject, nothing more.
     ("presign_get", "s3:GetObject"),
@@ -91,6 +94,37 @@ impl S3BlobStore {
     }
 }
 
+impl S3BlobStore {
+    /// GetObject, whole or with an HTTP `Range`; `None` for a missing key.
+    async fn get_object(
+        &self,
+        object_key: &str,
+        range: Option<String>,
+    ) -> Result<Option<Bytes>, StorageError> {
+        let output = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(object_key)
+            .set_range(range)
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Ok(None);
+            }
+            Err(err) => return Err(unavailable(err)),
+        };
+        let body = output
+            .body
+            .collect()
+            .await
+            .map_err(|e| StorageError::Unavailable(format!("reading object body: {e}")))?;
+        Ok(Some(body.into_bytes()))
+    }
+}
+
 pub(crate) fn unavailable<E, R>(err: SdkError<E, R>) -> StorageError
 where
     E: std::error::Error + Send + Sync + 'static,
@@ -120,26 +154,17 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn get(&self, object_key: &str) -> Result<Option<Bytes>, StorageError> {
-        let output = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(object_key)
-            .send()
-            .await
-        {
-            Ok(output) => output,
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
-                return Ok(None);
-            }
-            Err(err) => return Err(unavailable(err)),
-        };
-        let body = output
-            .body
-            .collect()
-            .await
-            .map_err(|e| StorageError::Unavailable(format!("reading object body: {e}")))?;
-        Ok(Some(body.into_bytes()))
+        self.get_object(object_key, None).await
+    }
+
+    async fn get_range(
+        &self,
+        object_key: &str,
+        range: RangeInclusive<u64>,
+    ) -> Result<Option<Bytes>, StorageError> {
+        // S3 takes one RFC 9110 byte range (multiple ranges are not supported by GetObject).
+        let range = format!("bytes={}-{}", range.start(), range.end());
+        self.get_object(object_key, Some(range)).await
     }
 
     async fn delete(&self, object_key: &str) -> Result<(), StorageError> {
