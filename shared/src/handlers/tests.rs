@@ -955,6 +955,7 @@ async fn enumerations_are_read_in_any_case() {
 mod clients;
 mod direct_upload;
 mod ranges;
+mod upload_tokens;
 
 #[tokio::test]
 async fn uploads_of_every_rendered_format_answer_a_company_asset_with_renditions() {

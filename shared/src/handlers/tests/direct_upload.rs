@@ -10,7 +10,12 @@ use crate::handlers::{
 
 const UPLOADS: &str = "https://api.example.com/api/v1/partner/asset/uploads";
 
-fn request(method: Method, url: &str, key: Option<&str>, body: Option<Value>) -> Request {
+pub(super) fn request(
+    method: Method,
+    url: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> Request {
     let mut builder = lambda_http::http::Request::builder()
         .method(method)
         .uri(url)
@@ -29,13 +34,13 @@ fn request(method: Method, url: &str, key: Option<&str>, body: Option<Value>) ->
 }
 
 /// A generated PDF-looking document of exactly `len` bytes.
-fn document(len: usize) -> Vec<u8> {
+pub(super) fn document(len: usize) -> Vec<u8> {
     let mut bytes = b"%PDF-1.4\n".to_vec();
     bytes.extend((0..len - bytes.len()).map(|i| b'a' + (i % 26) as u8));
     bytes
 }
 
-fn event_for(key: &str) -> crate::handlers::ObjectCreatedEvent {
+pub(super) fn event_for(key: &str) -> crate::handlers::ObjectCreatedEvent {
     // The shape of S3's event message (S3 User Guide, "Event message structure").
     serde_json::from_value(serde_json::json!({
         "Records": [{
@@ -87,7 +92,7 @@ fn eventbridge_event_for(key: &str) -> crate::handlers::ObjectCreatedEvent {
 }
 
 impl Harness {
-    async fn start(&self, visibility: &str, key: &str, body: Value) -> Response<Body> {
+    pub(super) async fn start(&self, visibility: &str, key: &str, body: Value) -> Response<Body> {
         start_upload(
             &self.app,
             request(
@@ -101,7 +106,7 @@ impl Harness {
     }
 
     /// Starts an upload as acme; answers its id and the 201 body.
-    async fn start_ok(&self, body: Value) -> (UploadId, Value) {
+    pub(super) async fn start_ok(&self, body: Value) -> (UploadId, Value) {
         let response = self.start("private", &self.acme_key, body).await;
         assert_eq!(
             response.status(),
@@ -114,15 +119,20 @@ impl Harness {
         (id, started)
     }
 
-    fn staging_key(&self, id: &UploadId) -> String {
+    pub(super) fn staging_key(&self, id: &UploadId) -> String {
         format!("staging/acme/{id}")
     }
 
-    async fn complete(&self, id: &UploadId, key: &str) -> Response<Body> {
+    pub(super) async fn complete(&self, id: &UploadId, key: &str) -> Response<Body> {
         self.complete_with(id, key, None).await
     }
 
-    async fn complete_with(&self, id: &UploadId, key: &str, body: Option<Value>) -> Response<Body> {
+    pub(super) async fn complete_with(
+        &self,
+        id: &UploadId,
+        key: &str,
+        body: Option<Value>,
+    ) -> Response<Body> {
         complete_upload(
             &self.app,
             request(
@@ -135,7 +145,7 @@ impl Harness {
         .await
     }
 
-    async fn status(&self, id: &UploadId, key: &str) -> Response<Body> {
+    pub(super) async fn status(&self, id: &UploadId, key: &str) -> Response<Body> {
         upload_status(
             &self.app,
             request(
@@ -148,7 +158,7 @@ impl Harness {
         .await
     }
 
-    async fn part(&self, id: &UploadId, key: &str, number: &str) -> Response<Body> {
+    pub(super) async fn part(&self, id: &UploadId, key: &str, number: &str) -> Response<Body> {
         part_url(
             &self.app,
             request(
@@ -161,7 +171,7 @@ impl Harness {
         .await
     }
 
-    async fn abort(&self, id: &UploadId, key: &str) -> Response<Body> {
+    pub(super) async fn abort(&self, id: &UploadId, key: &str) -> Response<Body> {
         abort_upload(
             &self.app,
             request(
@@ -174,7 +184,7 @@ impl Harness {
         .await
     }
 
-    fn s3_upload_id(&self, id: &UploadId) -> String {
+    pub(super) fn s3_upload_id(&self, id: &UploadId) -> String {
         let mut found = None;
         self.uploads.update(id, |u| {
             if let crate::domain::Transfer::Multipart { s3_upload_id } = &u.transfer {
