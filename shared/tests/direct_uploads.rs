@@ -643,7 +643,11 @@ async fn uppy_uploads_with_a_token_on_real_storage() {
     for (name, value) in params["fields"].as_object().unwrap() {
         form = form.text(name.clone(), value.as_str().unwrap().to_owned());
     }
-    form = form.part("file", reqwest::multipart::Part::bytes(small.clone()));
+    // With a filename, as a browser sends a File (moto reads a file part without one as text).
+    form = form.part(
+        "file",
+        reqwest::multipart::Part::bytes(small.clone()).file_name("note.pdf"),
+    );
     let posted = http
         .post(params["url"].as_str().unwrap())
         .multipart(form)

@@ -312,3 +312,183 @@ async fn the_bucket_event_finalizes_an_upload_nobody_completes_and_refusals_leav
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// The Uppy protocol over HTTP with an upload token, as a partner's page drives it through
+/// `@uppy/aws-s3` (the browser itself: `e2e_browser_uppy.rs`): the partner's server mints the
+/// token; the page creates a multipart upload, signs and sends 12 MB in three parts straight to the
+/// bucket, lists them, completes; then sends a file by the form POST of `s3/params`, which only the
+/// bucket's event finalizes. The token works nowhere else.
+#[tokio::test]
+async fn uppy_with_an_upload_token_over_http() {
+    let Some(stack) = stack().await else {
+        return;
+    };
+    let (key, _) = issue_key(
+        stack.storage.table.as_ref(),
+        CompanyId::parse("e2e-uppy").unwrap(),
+    )
+    .await
+    .unwrap();
+    let api = format!("{}/api/v1/partner/asset", stack.base);
+    let (status, minted) = stack
+        .call(
+            "POST",
+            &format!("{api}/upload-tokens"),
+            key.expose(),
+            Some(json!({"visibility": "public", "maxBytes": 20_000_000})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{minted}");
+    let token = minted["token"].as_str().unwrap().to_owned();
+    let endpoint = format!("{api}/uploads/public");
+    let bearer = |method: &str, url: String| {
+        stack
+            .http
+            .request(method.parse().unwrap(), url)
+            .bearer_auth(&token)
+            .header("accept", "application/json")
+    };
+
+    let file: Vec<u8> = b"%PDF-1.7\n"
+        .iter()
+        .copied()
+        .chain((0..12_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8))
+        .collect();
+    let created: Value = bearer("POST", format!("{endpoint}/s3/multipart"))
+        .json(&json!({"filename": "scan.pdf", "type": "application/pdf", "metadata": {"name": "scan.pdf"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["uploadId"].as_str().unwrap().to_owned();
+    let staged = created["key"].as_str().unwrap().to_owned();
+    let query = format!("?key={}", staged.replace('/', "%2F"));
+    let mut parts = Vec::new();
+    for (i, chunk) in file.chunks(5 * 1024 * 1024).enumerate() {
+        let n = i + 1;
+        let signed: Value = bearer("GET", format!("{endpoint}/s3/multipart/{id}/{n}{query}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let sent = stack.put(&signed, chunk.to_vec()).await;
+        let etag = sent.headers()["etag"].to_str().unwrap().to_owned();
+        parts.push(json!({"PartNumber": n, "ETag": etag}));
+    }
+    assert_eq!(parts.len(), 3);
+    let listed: Value = bearer("GET", format!("{endpoint}/s3/multipart/{id}{query}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed: Vec<Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| json!({"PartNumber": p["PartNumber"], "ETag": p["ETag"]}))
+        .collect();
+    assert_eq!(listed, parts);
+    let done = bearer(
+        "POST",
+        format!("{endpoint}/s3/multipart/{id}/complete{query}"),
+    )
+    .json(&json!({"parts": parts}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    let done: Value = done.json().await.unwrap();
+    assert_eq!(done["location"], done["asset"]["origURL"]);
+    let read = stack
+        .http
+        .get(done["location"].as_str().unwrap())
+        .header("x-api-key", key.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+    assert_eq!(sha256_hex(&read.bytes().await.unwrap()), sha256_hex(&file));
+
+    // A single request: the form POST to the bucket, then nothing but the bucket's event.
+    let params: Value = bearer(
+        "GET",
+        format!("{endpoint}/s3/params?filename=note.pdf&type=application%2Fpdf&metadata%5BassetType%5D=DOCUMENT"),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(params["method"], "POST");
+    let mut form = reqwest::multipart::Form::new();
+    for (name, value) in params["fields"].as_object().unwrap() {
+        form = form.text(name.clone(), value.as_str().unwrap().to_owned());
+    }
+    let note = support::PDF.to_vec();
+    // With a filename, as a browser sends a File (moto reads a file part without one as text).
+    form = form.part(
+        "file",
+        reqwest::multipart::Part::bytes(note.clone()).file_name("note.pdf"),
+    );
+    let posted = stack
+        .http
+        .post(params["url"].as_str().unwrap())
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert!(posted.status().is_success(), "{}", posted.status());
+    let upload_id = params["fields"]["key"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ready = loop {
+        let status: Value = bearer("GET", format!("{endpoint}/{upload_id}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if status["status"] == "ready" {
+            break status;
+        }
+        assert_eq!(status["status"], "pending", "{status}");
+        assert!(Instant::now() < deadline, "not finalized by the event");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(ready["asset"]["name"], "note.pdf");
+    assert_eq!(ready["asset"]["sha256"], sha256_hex(&note), "{ready}");
+
+    // The token is for public uploads only, and for nothing but uploads.
+    let private = bearer("POST", format!("{api}/uploads/private/s3/multipart"))
+        .json(&json!({"filename": "a.pdf"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(private.status(), StatusCode::FORBIDDEN);
+    let read = bearer("GET", done["location"].as_str().unwrap().to_owned())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::UNAUTHORIZED);
+    let forged = stack
+        .http
+        .get(format!("{endpoint}/{upload_id}"))
+        .bearer_auth("ut_forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+}
