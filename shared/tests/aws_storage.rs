@@ -6,9 +6,8 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use asset_service::app::{App, AwsStorage};
+use asset_service::app::App;
 use asset_service::auth::issue_key;
-use asset_service::config::Config;
 use asset_service::domain::{
     ApiKeySecret, Asset, AssetKey, CompanyId, NewAsset, Visibility, detect_content, sha256_hex,
 };
@@ -18,40 +17,6 @@ use asset_service::{get_asset, upload};
 use bytes::Bytes;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
-
-async fn provisioned(test: &str) -> Option<(Config, AwsStorage)> {
-    let config = support::local_config(test)?;
-    let storage = AwsStorage::connect(&config).await;
-    storage
-        .blobs
-        .ensure_bucket(storage.region.as_deref())
-        .await
-        .expect("bucket");
-    storage.table.ensure_table().await.expect("table");
-    // Both are idempotent: a second call must not fail.
-    storage
-        .blobs
-        .ensure_bucket(storage.region.as_deref())
-        .await
-        .expect("bucket again");
-    storage.table.ensure_table().await.expect("table again");
-    Some((config, storage))
-}
-
-async fn object_keys(storage: &AwsStorage, bucket: &str) -> Vec<String> {
-    let listed = storage
-        .s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .send()
-        .await
-        .expect("list objects");
-    listed
-        .contents()
-        .iter()
-        .filter_map(|o| o.key().map(str::to_owned))
-        .collect()
-}
 
 fn sample_asset(bytes: &[u8], visibility: Visibility) -> Asset {
     let content = detect_content(bytes, None).unwrap();
@@ -71,7 +36,7 @@ fn sample_asset(bytes: &[u8], visibility: Visibility) -> Asset {
 
 #[tokio::test]
 async fn s3_blob_store_round_trip_and_presign() {
-    let Some((config, storage)) = provisioned("blobs").await else {
+    let Some((config, storage)) = support::provisioned("blobs").await else {
         return;
     };
     let blobs = storage.blobs.as_ref();
@@ -139,7 +104,7 @@ async fn s3_blob_store_round_trip_and_presign() {
 /// serves ranges itself.
 #[tokio::test]
 async fn s3_ranged_get_returns_exactly_the_part() {
-    let Some((_, storage)) = provisioned("ranges").await else {
+    let Some((_, storage)) = support::provisioned("ranges").await else {
         return;
     };
     let blobs = storage.blobs.as_ref();
@@ -193,7 +158,7 @@ async fn s3_ranged_get_returns_exactly_the_part() {
 
 #[tokio::test]
 async fn dynamo_asset_repo_never_overwrites() {
-    let Some((_, storage)) = provisioned("assets").await else {
+    let Some((_, storage)) = support::provisioned("assets").await else {
         return;
     };
     let repo: &dyn AssetRepo = storage.table.as_ref();
@@ -216,7 +181,7 @@ async fn dynamo_asset_repo_never_overwrites() {
 
 #[tokio::test]
 async fn dynamo_key_repo_issues_lists_and_revokes() {
-    let Some((config, storage)) = provisioned("keys").await else {
+    let Some((config, storage)) = support::provisioned("keys").await else {
         return;
     };
     let repo = storage.table.as_ref();
@@ -273,7 +238,7 @@ fn json(response: &Response<Body>) -> serde_json::Value {
 
 #[tokio::test]
 async fn upload_and_get_through_s3_and_dynamodb() {
-    let Some((mut config, storage)) = provisioned("handlers").await else {
+    let Some((mut config, storage)) = support::provisioned("handlers").await else {
         return;
     };
     config.inline_max_bytes = 100_000;
@@ -406,7 +371,7 @@ async fn upload_and_get_through_s3_and_dynamodb() {
 
 #[tokio::test]
 async fn failed_metadata_write_leaves_no_object_in_s3() {
-    let Some((config, storage)) = provisioned("orphans").await else {
+    let Some((config, storage)) = support::provisioned("orphans").await else {
         return;
     };
     let (secret, _) = issue_key(storage.table.as_ref(), CompanyId::parse("acme").unwrap())
@@ -432,7 +397,7 @@ async fn failed_metadata_write_leaves_no_object_in_s3() {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(json(&response)["error"]["code"], "storage_unavailable");
     assert_eq!(
-        object_keys(&storage, &config.bucket_name).await,
+        support::object_keys(&storage, &config.bucket_name).await,
         Vec::<String>::new()
     );
 }

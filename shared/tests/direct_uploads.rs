@@ -9,8 +9,6 @@ mod support;
 use std::time::Duration;
 
 use asset_service::App;
-use asset_service::app::AwsStorage;
-use asset_service::config::Config;
 use asset_service::domain::{
     AssetKey, CompanyId, MIN_PART_BYTES, PendingUpload, Refusal, Transfer, UploadId, UploadState,
     Visibility, sha256_hex,
@@ -22,33 +20,6 @@ use asset_service::{complete_upload, mint_upload_token, part_url, start_upload, 
 use lambda_http::RequestExt;
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
-
-async fn provisioned(test: &str) -> Option<(Config, AwsStorage)> {
-    let config = support::local_config(test)?;
-    let storage = AwsStorage::connect(&config).await;
-    storage
-        .blobs
-        .ensure_bucket(storage.region.as_deref())
-        .await
-        .expect("bucket");
-    storage.table.ensure_table().await.expect("table");
-    Some((config, storage))
-}
-
-async fn object_keys(storage: &AwsStorage, bucket: &str) -> Vec<String> {
-    let listed = storage
-        .s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .send()
-        .await
-        .expect("list objects");
-    listed
-        .contents()
-        .iter()
-        .filter_map(|o| o.key().map(str::to_owned))
-        .collect()
-}
 
 /// Sends `body` with a presigned request as a client would: its method, URL and listed headers.
 async fn send_presigned(
@@ -70,7 +41,7 @@ async fn send_presigned(
 
 #[tokio::test]
 async fn the_s3_staging_area_signs_joins_reads_hashes_and_copies() {
-    let Some((config, storage)) = provisioned("staging").await else {
+    let Some((config, storage)) = support::provisioned("staging").await else {
         return;
     };
     let staging = storage.blobs.as_ref();
@@ -232,7 +203,7 @@ fn pending(company: &str) -> PendingUpload {
 
 #[tokio::test]
 async fn dynamodb_upload_records_settle_once_under_one_lease() {
-    let Some((config, storage)) = provisioned("uploads").await else {
+    let Some((config, storage)) = support::provisioned("uploads").await else {
         return;
     };
     let repo = storage.table.as_ref();
@@ -342,7 +313,7 @@ fn json_of(response: &lambda_http::Response<Body>) -> Value {
 
 #[tokio::test]
 async fn the_24_mp_photo_uploads_directly_and_html_in_disguise_leaves_nothing() {
-    let Some((config, storage)) = provisioned("direct").await else {
+    let Some((config, storage)) = support::provisioned("direct").await else {
         return;
     };
     let app = App::new(
@@ -395,7 +366,7 @@ async fn the_24_mp_photo_uploads_directly_and_html_in_disguise_leaves_nothing() 
     assert_eq!(pixels, 24_000_000);
     let asset_key = asset["key"].as_str().unwrap();
     let prefix = format!("companies/acme/assets/{asset_key}/");
-    let mut stored: Vec<String> = object_keys(&storage, &config.bucket_name)
+    let mut stored: Vec<String> = support::object_keys(&storage, &config.bucket_name)
         .await
         .into_iter()
         .filter(|k| !k.starts_with("staging/"))
@@ -446,7 +417,7 @@ async fn the_24_mp_photo_uploads_directly_and_html_in_disguise_leaves_nothing() 
     .await;
     assert_eq!(refused.status(), 415);
     assert_eq!(json_of(&refused)["error"]["code"], "unsupported_media_type");
-    let left: Vec<String> = object_keys(&storage, &config.bucket_name).await;
+    let left: Vec<String> = support::object_keys(&storage, &config.bucket_name).await;
     assert!(left.iter().all(|k| k.starts_with(&prefix)), "{left:?}");
 }
 
@@ -465,7 +436,7 @@ fn bearer(method: &str, url: &str, token: &str, body: Option<Value>) -> Request 
 /// event finalizes. The token record itself round-trips through DynamoDB.
 #[tokio::test]
 async fn uppy_uploads_with_a_token_on_real_storage() {
-    let Some((config, storage)) = provisioned("uppy").await else {
+    let Some((config, storage)) = support::provisioned("uppy").await else {
         return;
     };
     let app = App::new(

@@ -52,21 +52,31 @@ impl fmt::Display for CompanyId {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AssetKey(String);
 
-const ASSET_KEY_BYTES: usize = 18;
-const ASSET_KEY_LEN: usize = 24;
+const RANDOM_ID_BYTES: usize = 18;
+const RANDOM_ID_LEN: usize = 24;
+
+/// 144 random bits as 24 URL-safe base64 characters: the shape of every public handle the service
+/// makes ([`AssetKey`], [`super::UploadId`]).
+pub(crate) fn random_id() -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes::<RANDOM_ID_BYTES>())
+}
+
+/// Whether `raw` has the shape [`random_id`] makes.
+pub(crate) fn is_random_id(raw: &str) -> bool {
+    raw.len() == RANDOM_ID_LEN
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
 
 impl AssetKey {
     pub fn generate() -> Self {
-        Self(URL_SAFE_NO_PAD.encode(random_bytes::<ASSET_KEY_BYTES>()))
+        Self(random_id())
     }
 
     /// Accepts only strings this service could have generated; anything else cannot name an asset.
     pub fn parse(raw: &str) -> Option<Self> {
-        let ok = raw.len() == ASSET_KEY_LEN
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        ok.then(|| Self(raw.to_owned()))
+        is_random_id(raw).then(|| Self(raw.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -89,7 +99,7 @@ mod tests {
         let a = AssetKey::generate();
         let b = AssetKey::generate();
         assert_ne!(a, b);
-        assert_eq!(a.as_str().len(), ASSET_KEY_LEN);
+        assert_eq!(a.as_str().len(), RANDOM_ID_LEN);
         assert_eq!(AssetKey::parse(a.as_str()), Some(a));
     }
 

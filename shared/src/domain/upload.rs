@@ -9,9 +9,9 @@
 use std::fmt;
 
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::{AssetKey, AssetType, CompanyId, Visibility, random_bytes};
+use super::ids::{is_random_id, random_id};
+use super::{AssetKey, AssetType, CompanyId, Visibility};
 
 /// S3's smallest part, except the last (Amazon S3 User Guide, "Amazon S3 multipart upload limits").
 pub const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
@@ -30,16 +30,12 @@ pub struct UploadId(String);
 
 impl UploadId {
     pub fn generate() -> Self {
-        Self(URL_SAFE_NO_PAD.encode(random_bytes::<18>()))
+        Self(random_id())
     }
 
     /// Accepts only strings this service could have generated.
     pub fn parse(raw: &str) -> Option<Self> {
-        let ok = raw.len() == 24
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        ok.then(|| Self(raw.to_owned()))
+        is_random_id(raw).then(|| Self(raw.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {

@@ -117,3 +117,35 @@ pub fn get_request(asset_key: &str, api_key: Option<&str>, query: &[(&str, &str)
                 .collect::<HashMap<_, _>>(),
         )
 }
+
+/// A config for `test` (see [`local_config`]) with its bucket and table made (twice: making them
+/// is idempotent, and a second call must not fail); `None` when no local stack is configured.
+pub async fn provisioned(test: &str) -> Option<(Config, asset_service::app::AwsStorage)> {
+    let config = local_config(test)?;
+    let storage = asset_service::app::AwsStorage::connect(&config).await;
+    for _ in 0..2 {
+        storage
+            .blobs
+            .ensure_bucket(storage.region.as_deref())
+            .await
+            .expect("bucket");
+        storage.table.ensure_table().await.expect("table");
+    }
+    Some((config, storage))
+}
+
+/// Every object key in `bucket` (one page: the tests' buckets hold far fewer than 1,000).
+pub async fn object_keys(storage: &asset_service::app::AwsStorage, bucket: &str) -> Vec<String> {
+    let listed = storage
+        .s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("list objects");
+    listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect()
+}
