@@ -9,7 +9,8 @@
 // start), the test's files under /files/, and every /api/ request passed to the service
 // (`cargo lambda watch`, which answers no CORS preflight; on AWS API Gateway does).
 //
-// As the proxy Chromium is told to use (`--proxy-server`): requests to the service pass through;
+// As the proxy Chromium is told to use (`--proxy-server`): requests to the service pass through
+// (logged `get METHOD PATH STATUS`), any other host is refused;
 // requests to S3 (moto) get the CORS answers S3 gives from the bucket's CORS configuration. moto
 // 5.2.5 reads that configuration only for its GETs: its PUT, UploadPart and POST answers carry no
 // `Access-Control-Expose-Headers`, so a page could never read an `ETag`, and its preflights are
@@ -178,9 +179,18 @@ const server = createServer((req, res) => {
   // Through the proxy the request line holds the absolute URL; directly, only the path.
   const url = new URL(req.url, `http://${req.headers.host}`);
   const self = `127.0.0.1:${server.address().port}`;
-  const handled = url.host === s3.host ? toS3(req, res, url)
-    : url.host === self ? site(req, res, url.pathname, url.search)
-      : Promise.resolve(forward(req, res, url, url.pathname + url.search, { label: `pass ${req.method} ${url.host}` }));
+  let handled;
+  if (url.host === s3.host) handled = toS3(req, res, url);
+  else if (url.host === self) handled = site(req, res, url.pathname, url.search);
+  else if (url.host === api.host) {
+    // The assets' URLs (the thumbnail the page shows) name the service directly.
+    handled = Promise.resolve(forward(req, res, api, url.pathname + url.search, { label: `get ${req.method} ${url.pathname}` }));
+  } else {
+    // Nothing else: no request leaves the machine (Chromium's own background calls included).
+    res.writeHead(403);
+    res.end();
+    return;
+  }
   handled.catch((error) => {
     console.log(`error ${req.method} ${url.host}: ${error.message}`);
     if (!res.headersSent) res.writeHead(502);
