@@ -17,7 +17,9 @@
 // answered by flask-cors for any origin. Here the bucket's own rules decide, as S3 evaluates them
 // (S3 User Guide, "Troubleshooting CORS" / "CORS configuration": the first rule whose origin,
 // method and requested headers match; none: the preflight is refused with 403 and an actual
-// request gets no CORS headers, so the browser hides its answer).
+// request gets no CORS headers, so the browser hides its answer). moto's answer to a form POST
+// also lacks the `ETag` and `Location` headers S3 sends, which Uppy reads (without an `ETag` it
+// never finishes the upload): they are added from a HEAD of the object the form named.
 import { createServer, request } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join, basename } from 'node:path';
@@ -51,11 +53,17 @@ function forward(req, res, target, path, { onAnswer, label }) {
     method: req.method,
     path,
     headers: { ...req.headers, host: target.host },
-  }, (answer) => {
+  }, async (answer) => {
     console.log(`${label} ${answer.statusCode}`);
-    const headers = onAnswer ? onAnswer(answer.headers) : answer.headers;
-    res.writeHead(answer.statusCode, headers);
-    answer.pipe(res);
+    try {
+      const headers = onAnswer ? await onAnswer(answer.headers, answer.statusCode) : answer.headers;
+      res.writeHead(answer.statusCode, headers);
+      answer.pipe(res);
+    } catch (error) {
+      console.log(`${label} error ${error.message}`);
+      res.writeHead(502);
+      res.end();
+    }
   });
   upstream.on('error', (error) => {
     console.log(`${label} error ${error.message}`);
@@ -67,10 +75,15 @@ function forward(req, res, target, path, { onAnswer, label }) {
 
 // ------------------------------------------------------------------ S3's CORS, from the bucket
 
+// moto checks no signature, but answers an object request without any `Authorization` as an
+// anonymous one (403 on a private bucket): a SigV4-shaped header with the local credentials.
+const MOTO_AUTHORIZATION = 'AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, '
+  + 'SignedHeaders=host, Signature=0000';
+
 const text = (xml, tag) => [...xml.matchAll(new RegExp(`<${tag}>([^<]*)</${tag}>`, 'g'))].map((m) => m[1]);
 
 async function corsRules(bucket) {
-  const answer = await fetch(new URL(`/${bucket}?cors`, s3));
+  const answer = await fetch(new URL(`/${bucket}?cors`, s3), { headers: { authorization: MOTO_AUTHORIZATION } });
   if (answer.status !== 200) return [];
   const xml = await answer.text();
   return [...xml.matchAll(/<CORSRule>([\s\S]*?)<\/CORSRule>/g)].map(([, rule]) => ({
@@ -133,10 +146,43 @@ async function toS3(req, res, url) {
     return res.end();
   }
   const rule = origin ? await matchingRule(bucket, origin, req.method, []) : null;
+  const form = req.method === 'POST' && !url.pathname.slice(1).includes('/') ? formKey(req) : null;
   forward(req, res, s3, url.pathname + url.search, {
     label,
-    onAnswer: (headers) => ({ ...withoutCors(headers), ...(rule ? corsHeaders(rule, origin, []) : {}) }),
+    onAnswer: async (headers, status) => ({
+      ...withoutCors(headers),
+      ...(form && status >= 200 && status < 300 ? await postAnswer(bucket, await form) : {}),
+      ...(rule ? corsHeaders(rule, origin, []) : {}),
+    }),
   });
+}
+
+// A form POST's `key` field, read from the start of the body as it streams by (the form's fields
+// come before the file; Uppy sends them in that order, and S3 ignores fields after the file).
+function formKey(req) {
+  return new Promise((resolve) => {
+    let head = '';
+    const look = (chunk) => {
+      head += chunk.toString('latin1');
+      const found = /name="key"\r\n\r\n([^\r]*)\r\n/.exec(head);
+      if (found || head.length > 65536) {
+        req.off('data', look);
+        resolve(found ? Buffer.from(found[1], 'latin1').toString('utf8') : null);
+      }
+    };
+    req.on('data', look);
+    req.on('end', () => resolve(null));
+  });
+}
+
+// The headers S3 answers a successful form POST with and moto 5.2.5 leaves out: the object's
+// `ETag` and its `Location` (AWS, "POST Object", responses). `@uppy/aws-s3` reads both.
+async function postAnswer(bucket, key) {
+  if (!key) return {};
+  const path = `/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
+  const head = await fetch(new URL(path, s3), { method: 'HEAD', headers: { authorization: MOTO_AUTHORIZATION } });
+  const etag = head.headers.get('etag');
+  return etag ? { etag, location: new URL(path, s3).href } : {};
 }
 
 // ------------------------------------------------------------------ the site
