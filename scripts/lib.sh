@@ -26,7 +26,8 @@ start_local_aws() {
   if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/moto-api/"; then
     die "port $port is already in use (a local AWS stand-in from an earlier run?)"
   fi
-  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
+  # scripts/moto_server.py: moto_server with its ListParts answer corrected (see the file).
+  "$VENV/bin/python" "$ROOT/scripts/moto_server.py" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
   local pid=$!
   wait_for_http "http://127.0.0.1:$port/moto-api/" 60 || { cat "$logfile" >&2; die "moto did not start on port $port"; }
   echo "$pid"

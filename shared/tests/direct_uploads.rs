@@ -18,7 +18,8 @@ use asset_service::domain::{
 use asset_service::storage::{
     BlobStore, Claim, MultipartCompletion, StagingArea, Transition, UploadRepo, UploadedPart,
 };
-use asset_service::{complete_upload, start_upload, upload_status};
+use asset_service::{complete_upload, mint_upload_token, part_url, start_upload, upload_status};
+use lambda_http::RequestExt;
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
 
@@ -127,9 +128,18 @@ async fn the_s3_staging_area_signs_joins_reads_hashes_and_copies() {
     let second = b"the last part may be small".to_vec();
     let s3_upload_id = staging.create_multipart(key).await.unwrap();
     let parts = put_parts(&http, staging, key, &s3_upload_id, &[&first, &second]).await;
-    // (ListParts is not exercised here: moto 5.2.5 answers it with a `ListPartsResponse` root
-    // where S3 answers `ListPartsResult`, which the SDK refuses. Finalize joins the parts the
-    // client names; S3's own listing is the fallback for clients that name none.)
+    // ListParts (Uppy's resume) answers what S3 holds, ETags quoted as the part PUTs answered
+    // (moto through scripts/moto_server.py, which corrects moto's root element).
+    let listed = staging
+        .list_parts(key, &s3_upload_id)
+        .await
+        .unwrap()
+        .expect("the multipart upload is open");
+    assert_eq!(listed, parts);
+    assert_eq!(
+        staging.list_parts(key, "no-such-upload").await.unwrap(),
+        None
+    );
     assert_eq!(
         staging
             .complete_multipart(key, &s3_upload_id, &parts)
@@ -208,6 +218,8 @@ fn pending(company: &str) -> PendingUpload {
         declared_type: Some(asset_service::domain::AssetType::Document),
         declared_size: Some(12_345_678),
         declared_sha256: Some(sha256_hex(b"x")),
+        max_bytes: 100 << 20,
+        token_id: Some("0123456789abcdef".into()),
         asset_key: AssetKey::generate(),
         transfer: Transfer::Multipart {
             s3_upload_id: "s3-upload-id".into(),
@@ -235,7 +247,7 @@ async fn dynamodb_upload_records_settle_once_under_one_lease() {
         declared_type: None,
         declared_size: None,
         declared_sha256: None,
-        transfer: Transfer::SinglePut,
+        transfer: Transfer::SingleRequest,
         ..pending("globex")
     };
     repo.insert(&bare).await.unwrap();
@@ -436,4 +448,226 @@ async fn the_24_mp_photo_uploads_directly_and_html_in_disguise_leaves_nothing() 
     assert_eq!(json_of(&refused)["error"]["code"], "unsupported_media_type");
     let left: Vec<String> = object_keys(&storage, &config.bucket_name).await;
     assert!(left.iter().all(|k| k.starts_with(&prefix)), "{left:?}");
+}
+
+fn bearer(method: &str, url: &str, token: &str, body: Option<Value>) -> Request {
+    lambda_http::http::Request::builder()
+        .method(method)
+        .uri(url)
+        .header("authorization", format!("Bearer {token}"))
+        .body(body.map_or(Body::Empty, |b| Body::Text(b.to_string())))
+        .unwrap()
+}
+
+/// The Uppy protocol (`@uppy/aws-s3` 5.x with `endpoint`) driven as Uppy drives it, with an upload
+/// token, on moto through the real SDK: create, sign three parts, PUT them with an HTTP client,
+/// list them (Uppy's resume), complete; then a single-request form POST that only the bucket's
+/// event finalizes. The token record itself round-trips through DynamoDB.
+#[tokio::test]
+async fn uppy_uploads_with_a_token_on_real_storage() {
+    let Some((config, storage)) = provisioned("uppy").await else {
+        return;
+    };
+    let app = App::new(
+        config.clone(),
+        storage.blobs.clone(),
+        storage.table.clone(),
+        storage.table.clone(),
+        storage.blobs.clone(),
+        storage.table.clone(),
+    );
+    let acme = CompanyId::parse("acme").unwrap();
+    let (secret, _) = asset_service::auth::issue_key(storage.table.as_ref(), acme.clone())
+        .await
+        .unwrap();
+    let minted = mint_upload_token(
+        &app,
+        api(
+            "POST",
+            "https://assets.test/api/v1/partner/asset/upload-tokens",
+            secret.expose(),
+            Some(json!({"visibility": "public", "maxBytes": 20_000_000, "expiresIn": 600})),
+        ),
+    )
+    .await;
+    assert_eq!(minted.status(), 201);
+    let minted = json_of(&minted);
+    let token = minted["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("ut_"));
+    assert_eq!(minted["maxBytes"], 20_000_000);
+    // Stored as its hash only, with the table's TTL attribute at its expiry.
+    let stored = asset_service::storage::ApiKeyRepo::find_upload_token(
+        storage.table.as_ref(),
+        &asset_service::domain::UploadTokenSecret::hash_of(&token),
+    )
+    .await
+    .unwrap()
+    .expect("the token is stored by its hash");
+    assert_eq!(stored.company_id, acme);
+    assert_eq!(
+        stored.expires_at_s * 1000,
+        minted["expiresAt"].as_i64().unwrap()
+    );
+
+    let http = reqwest::Client::new();
+    let endpoint = "https://assets.test/api/v1/partner/asset/uploads/public";
+    let file: Vec<u8> = b"%PDF-1.7\n"
+        .iter()
+        .copied()
+        .chain((0..12_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8))
+        .collect();
+    let created = start_upload(
+        &app,
+        bearer(
+            "POST",
+            &format!("{endpoint}/s3/multipart"),
+            &token,
+            Some(json!({"filename": "scan.pdf", "type": "application/pdf", "metadata": {"name": "scan.pdf", "assetType": "DOCUMENT"}})),
+        ),
+    )
+    .await;
+    assert_eq!(created.status(), 201, "{:?}", created.body());
+    let created = json_of(&created);
+    let id = created["uploadId"].as_str().unwrap().to_owned();
+    assert_eq!(created["key"], format!("staging/acme/{id}"));
+
+    let mut sent = Vec::new();
+    for (i, chunk) in file.chunks(MIN_PART_BYTES as usize).enumerate() {
+        let n = i + 1;
+        let signed = json_of(
+            &part_url(
+                &app,
+                bearer(
+                    "GET",
+                    &format!("{endpoint}/s3/multipart/{id}/{n}?key=ignored"),
+                    &token,
+                    None,
+                ),
+            )
+            .await,
+        );
+        assert_eq!(signed["method"], "PUT");
+        assert!(signed["expires"].as_u64().unwrap() > 0);
+        let put = http
+            .put(signed["url"].as_str().unwrap())
+            .body(chunk.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert!(put.status().is_success(), "part {n}: {}", put.status());
+        sent.push(json!({"PartNumber": n, "ETag": put.headers()["etag"].to_str().unwrap()}));
+    }
+    assert_eq!(sent.len(), 3);
+    let listed = upload_status(
+        &app,
+        bearer(
+            "GET",
+            &format!("{endpoint}/s3/multipart/{id}"),
+            &token,
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(listed.status(), 200);
+    let listed = json_of(&listed);
+    let listed: Vec<Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| json!({"PartNumber": p["PartNumber"], "ETag": p["ETag"]}))
+        .collect();
+    assert_eq!(listed, sent);
+
+    // The same token for the other visibility, and another credential's view of the upload.
+    let private = upload_status(
+        &app,
+        bearer(
+            "GET",
+            &format!("https://assets.test/api/v1/partner/asset/uploads/private/s3/multipart/{id}"),
+            &token,
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(private.status(), 403);
+    assert_eq!(
+        json_of(&private)["message"],
+        "this upload token is not for private uploads"
+    );
+
+    let done = complete_upload(
+        &app,
+        bearer(
+            "POST",
+            &format!("{endpoint}/s3/multipart/{id}/complete"),
+            &token,
+            Some(json!({"parts": sent})),
+        ),
+    )
+    .await;
+    assert_eq!(done.status(), 200, "{:?}", done.body());
+    let done = json_of(&done);
+    assert_eq!(done["status"], "ready");
+    let asset = &done["asset"];
+    assert_eq!(done["location"], asset["origURL"]);
+    assert_eq!(done["key"], asset["key"]);
+    assert_eq!(asset["size"], file.len());
+    assert_eq!(asset["sha256"], sha256_hex(&file));
+    assert_eq!(asset["name"], "scan.pdf");
+    let original = format!(
+        "companies/acme/assets/{}/original",
+        asset["key"].as_str().unwrap()
+    );
+    assert_eq!(storage.blobs.get(&original).await.unwrap().unwrap(), file);
+
+    // A single-request upload: Uppy's form POST straight to the bucket, then only the event.
+    let params = start_upload(
+        &app,
+        bearer(
+            "GET",
+            &format!("{endpoint}/s3/params?filename=note.pdf&type=application%2Fpdf"),
+            &token,
+            None,
+        )
+        .with_query_string_parameters(std::collections::HashMap::from([(
+            "filename".to_string(),
+            "note.pdf".to_string(),
+        )])),
+    )
+    .await;
+    assert_eq!(params.status(), 200, "{:?}", params.body());
+    let params = json_of(&params);
+    assert_eq!(params["method"], "POST");
+    let small = b"%PDF-1.4\nsmall".to_vec();
+    let mut form = reqwest::multipart::Form::new();
+    for (name, value) in params["fields"].as_object().unwrap() {
+        form = form.text(name.clone(), value.as_str().unwrap().to_owned());
+    }
+    form = form.part("file", reqwest::multipart::Part::bytes(small.clone()));
+    let posted = http
+        .post(params["url"].as_str().unwrap())
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert!(posted.status().is_success(), "{}", posted.status());
+    let staged = params["fields"]["key"].as_str().unwrap();
+    let event = serde_json::from_value(json!({
+        "Records": [{"s3": {"bucket": {"name": config.bucket_name}, "object": {"key": staged, "size": small.len()}}}]
+    }))
+    .unwrap();
+    asset_service::finalize_staged_object(&app, event)
+        .await
+        .unwrap();
+    let upload_id = staged.rsplit('/').next().unwrap();
+    let status = json_of(
+        &upload_status(
+            &app,
+            bearer("GET", &format!("{endpoint}/{upload_id}"), &token, None),
+        )
+        .await,
+    );
+    assert_eq!(status["status"], "ready", "{status}");
+    assert_eq!(status["asset"]["name"], "note.pdf");
+    assert_eq!(status["asset"]["sha256"], sha256_hex(&small));
 }

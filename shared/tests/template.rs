@@ -12,17 +12,19 @@ use std::time::Duration;
 
 use asset_service::domain::{
     ApiKeyHash, ApiKeyRecord, Asset, AssetKey, CompanyId, PendingUpload, UploadId, UploadState,
+    UploadTokenRecord,
 };
 use asset_service::storage::memory::{
     MemoryApiKeyRepo, MemoryAssetRepo, MemoryBlobStore, MemoryUploadRepo,
 };
 use asset_service::storage::{
-    ApiKeyRepo, AssetRepo, BlobStore, Claim, MultipartCompletion, PresignedGet, PresignedRequest,
-    StagedObject, StagingArea, StorageError, Transition, UploadRepo, UploadedPart, dynamo, s3,
+    ApiKeyRepo, AssetRepo, BlobStore, Claim, MultipartCompletion, PresignedGet, PresignedPost,
+    PresignedRequest, StagedObject, StagingArea, StorageError, Transition, UploadRepo,
+    UploadedPart, dynamo, s3,
 };
 use asset_service::{
-    App, Visibility, abort_upload, complete_upload, finalize_staged_object, get_asset, part_url,
-    start_upload, upload, upload_status,
+    App, Visibility, abort_upload, complete_upload, finalize_staged_object, get_asset,
+    mint_upload_token, part_url, start_upload, upload, upload_status,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -114,6 +116,17 @@ impl ApiKeyRepo for Recording<Arc<MemoryApiKeyRepo>> {
         self.note("ApiKeyRepo::revoke");
         self.inner.revoke(key_id).await
     }
+    async fn insert_upload_token(&self, record: &UploadTokenRecord) -> Result<(), StorageError> {
+        self.note("ApiKeyRepo::insert_upload_token");
+        self.inner.insert_upload_token(record).await
+    }
+    async fn find_upload_token(
+        &self,
+        hash: &ApiKeyHash,
+    ) -> Result<Option<UploadTokenRecord>, StorageError> {
+        self.note("ApiKeyRepo::find_upload_token");
+        self.inner.find_upload_token(hash).await
+    }
 }
 
 #[async_trait]
@@ -127,6 +140,15 @@ impl StagingArea for Recording<Arc<MemoryBlobStore>> {
     ) -> Result<PresignedRequest, StorageError> {
         self.note_object("presign_put", key);
         self.inner.presign_put(key, size, sha256, ttl).await
+    }
+    async fn presign_post(
+        &self,
+        key: &str,
+        max_bytes: u64,
+        ttl: Duration,
+    ) -> Result<PresignedPost, StorageError> {
+        self.note_object("presign_post", key);
+        self.inner.presign_post(key, max_bytes, ttl).await
     }
     async fn create_multipart(&self, key: &str) -> Result<String, StorageError> {
         self.note_object("create_multipart", key);
@@ -504,6 +526,73 @@ async fn direct_upload_calls(out: &mut BTreeMap<&'static str, BTreeSet<String>>)
         std::mem::take(&mut *f.calls.lock().unwrap()),
     );
 
+    // The Uppy protocol with an upload token: the same functions, and upload-token's mint.
+    let f = fixture(1 << 20).await;
+    f.calls.lock().unwrap().clear();
+    let minted = mint_upload_token(
+        &f.app,
+        json_request(
+            "POST",
+            "https://api.example.com/api/v1/partner/asset/upload-tokens",
+            &f.key,
+            Some(serde_json::json!({"visibility": "private"})),
+        ),
+    )
+    .await;
+    assert_eq!(minted.status(), 201);
+    out.insert(
+        "upload-token",
+        std::mem::take(&mut *f.calls.lock().unwrap()),
+    );
+    let minted: serde_json::Value = serde_json::from_slice(minted.body().as_ref()).unwrap();
+    let token = minted["token"].as_str().unwrap();
+    let uppy = format!("{UPLOADS}/s3");
+    let mut uppy_calls = |function: &'static str, f: &Fixture| {
+        let calls = std::mem::take(&mut *f.calls.lock().unwrap());
+        out.entry(function).or_default().extend(calls);
+    };
+    let params = start_upload(
+        &f.app,
+        json_request("GET", &format!("{uppy}/params"), token, None),
+    )
+    .await;
+    assert_eq!(params.status(), 200);
+    let created = start_upload(
+        &f.app,
+        json_request(
+            "POST",
+            &format!("{uppy}/multipart"),
+            token,
+            Some(serde_json::json!({"filename": "a.pdf"})),
+        ),
+    )
+    .await;
+    assert_eq!(created.status(), 201);
+    uppy_calls("upload-start", &f);
+    let created: serde_json::Value = serde_json::from_slice(created.body().as_ref()).unwrap();
+    let id = created["uploadId"].as_str().unwrap();
+    let signed = part_url(
+        &f.app,
+        json_request("GET", &format!("{uppy}/multipart/{id}/1"), token, None),
+    )
+    .await;
+    assert_eq!(signed.status(), 200);
+    uppy_calls("upload-part", &f);
+    let listed = upload_status(
+        &f.app,
+        json_request("GET", &format!("{uppy}/multipart/{id}"), token, None),
+    )
+    .await;
+    assert_eq!(listed.status(), 200);
+    uppy_calls("upload-status", &f);
+    let aborted = abort_upload(
+        &f.app,
+        json_request("DELETE", &format!("{uppy}/multipart/{id}"), token, None),
+    )
+    .await;
+    assert_eq!(aborted.status(), 200);
+    uppy_calls("upload-abort", &f);
+
     // upload-complete and upload-finalize: an image, a multipart document, a refusal, and a
     // write that fails (what was written is removed).
     for function in ["upload-complete", "upload-finalize"] {
@@ -631,7 +720,7 @@ fn as_list(value: &Value) -> Vec<&Value> {
     }
 }
 
-const FUNCTIONS: [(&str, &str); 9] = [
+const FUNCTIONS: [(&str, &str); 10] = [
     ("UploadPrivateFunction", "upload-private"),
     ("UploadPublicFunction", "upload-public"),
     ("GetAssetFunction", "get-asset"),
@@ -639,6 +728,7 @@ const FUNCTIONS: [(&str, &str); 9] = [
     ("UploadPartFunction", "upload-part"),
     ("UploadStatusFunction", "upload-status"),
     ("UploadAbortFunction", "upload-abort"),
+    ("UploadTokenFunction", "upload-token"),
     ("UploadCompleteFunction", "upload-complete"),
     ("UploadFinalizeFunction", "upload-finalize"),
 ];

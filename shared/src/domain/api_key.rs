@@ -16,10 +16,7 @@ const MAX_PRESENTED_LEN: usize = 256;
 impl ApiKeySecret {
     /// 256 random bits behind a recognisable prefix (so secret scanners can spot leaked keys).
     pub fn generate() -> Self {
-        Self(format!(
-            "{KEY_PREFIX}{}",
-            URL_SAFE_NO_PAD.encode(random_bytes::<32>())
-        ))
+        Self(generate_secret(KEY_PREFIX))
     }
 
     /// Wraps a key presented by a client; `None` when it cannot possibly be a key.
@@ -33,8 +30,18 @@ impl ApiKeySecret {
     }
 
     pub fn hash(&self) -> ApiKeyHash {
-        ApiKeyHash(hex(&Sha256::digest(self.0.as_bytes())))
+        secret_hash(&self.0)
     }
+}
+
+/// `prefix` followed by 256 random bits in URL-safe base64 (43 characters).
+pub(crate) fn generate_secret(prefix: &str) -> String {
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>()))
+}
+
+/// The stored form of a secret (an API key or an upload token): its SHA-256, hex-encoded.
+pub(crate) fn secret_hash(secret: &str) -> ApiKeyHash {
+    ApiKeyHash(hex(&Sha256::digest(secret.as_bytes())))
 }
 
 impl fmt::Debug for ApiKeySecret {
@@ -43,7 +50,7 @@ impl fmt::Debug for ApiKeySecret {
     }
 }
 
-/// SHA-256 of a key, hex-encoded: what the key table is indexed by. Looking a key up by its hash
+/// SHA-256 of a key (or of an upload token), hex-encoded: what the table is indexed by. Looking a key up by its hash
 /// means no secret is ever compared byte by byte.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ApiKeyHash(String);

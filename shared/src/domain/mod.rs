@@ -7,6 +7,7 @@ mod content;
 mod ids;
 mod rendition;
 mod upload;
+mod upload_token;
 
 pub(crate) use api_key::hex as hex_encode;
 pub use api_key::{ApiKeyHash, ApiKeyRecord, ApiKeySecret};
@@ -24,4 +25,8 @@ pub use upload::{
     MAX_PART_BYTES, MAX_PARTS, MIN_PART_BYTES, PendingUpload, PlanError, Refusal, STAGING_PREFIX,
     Transfer, UploadId, UploadLimits, UploadState, hex_decode, parse_sha256, parse_staging_key,
     part_count, part_size, plan_transfer, staging_key,
+};
+pub use upload_token::{
+    DEFAULT_TOKEN_LIFETIME, MAX_TOKEN_LIFETIME, MIN_TOKEN_LIFETIME, TokenRequestError,
+    UPLOAD_TOKEN_PREFIX, UploadTokenRecord, UploadTokenSecret, Uploader, token_bounds,
 };

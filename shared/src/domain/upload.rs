@@ -53,11 +53,11 @@ impl fmt::Display for UploadId {
     }
 }
 
-/// How the bytes travel: one presigned `PUT`, or an S3 multipart upload whose parts the client
-/// has signed one by one.
+/// How the bytes travel: in one request (a presigned `PUT`, or the browser form `POST` of Uppy's
+/// `s3/params`), or as an S3 multipart upload whose parts the client has signed one by one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Transfer {
-    SinglePut,
+    SingleRequest,
     /// `s3_upload_id` is S3's `UploadId` of the multipart upload (never shown to clients).
     Multipart {
         s3_upload_id: String,
@@ -110,6 +110,12 @@ pub struct PendingUpload {
     pub declared_size: Option<u64>,
     /// Hex SHA-256 the client announced; a different file is refused at finalize.
     pub declared_sha256: Option<String>,
+    /// The largest file finalize accepts for it, in bytes: the service's limit, or the smaller
+    /// cap of the upload token that started it.
+    pub max_bytes: u64,
+    /// The public id of the upload token that started it; `None` when an API key did. A token
+    /// acts only on the uploads it started.
+    pub token_id: Option<String>,
     /// Reserved when the upload starts, so every finalize of it makes the same asset.
     pub asset_key: AssetKey,
     pub transfer: Transfer,
@@ -132,6 +138,15 @@ impl PendingUpload {
     /// The upload's company may act on it; anyone else gets the answer an unknown upload gets.
     pub fn owned_by(&self, company: &CompanyId) -> bool {
         &self.company_id == company
+    }
+
+    /// Whether `uploader` may act on it: its company's API key, or the token that started it.
+    pub fn accessible_by(&self, uploader: &super::Uploader) -> bool {
+        self.owned_by(uploader.company())
+            && match uploader.token_id() {
+                None => true,
+                Some(token) => self.token_id.as_deref() == Some(token),
+            }
     }
 }
 

@@ -1,22 +1,25 @@
 //! The direct-upload routes under `/api/v1/partner/asset/uploads/{visibility}` (issue 10): start,
-//! part URLs, complete, status and abort. The bytes go to S3; these only sign, check and record.
+//! part URLs, complete, status and abort, each also in the form `@uppy/aws-s3` calls under the same
+//! base (`s3/params`, `s3/multipart/...`; [`Protocol::Uppy`]). The bytes go to S3; these only sign,
+//! check and record. Callers are a company's API key or an upload token ([`Uploader`]).
 
 use std::time::Duration;
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 
 use super::finalize::{Finalized, Trigger, finalize};
 use super::upload::choose_name;
 use crate::app::App;
 use crate::auth::{self, AuthError, now_ms};
 use crate::domain::{
-    AssetKey, AssetType, CompanyId, PendingUpload, Transfer, UploadId, UploadState, parse_sha256,
-    part_count, part_size, plan_transfer,
+    AssetKey, AssetType, PendingUpload, Transfer, UploadId, UploadLimits, UploadState, Uploader,
+    parse_sha256, part_count, part_size, plan_transfer,
 };
 use crate::http::{
-    ApiError, CompanyAsset, CompleteUpload, PartUrl, StartUpload, StartedUpload, UploadPath,
-    UploadStatus, base_url, json_response, observed, presented_api_key, upload_path,
+    ApiError, CompanyAsset, CompleteUpload, PartUrl, Protocol, StartUpload, StartedUpload,
+    UploadPath, UploadStatus, UppyCompleted, UppyCreateMultipart, UppyCreated, UppyParams,
+    UppyPart, UppySignedPart, base_url, json_response, observed, presented_api_key, upload_path,
 };
 use crate::storage::{Claim, Transition};
 
@@ -30,23 +33,21 @@ const COMPLETE_POLL: Duration = Duration::from_millis(250);
 /// (201 [`StartedUpload`]). Errors: 400 for a body that is not a [`StartUpload`] or a bad field,
 /// 413 above `MAX_DIRECT_UPLOAD_BYTES`, 401 without a valid key.
 pub async fn start_upload(app: &App, req: Request) -> Response<Body> {
-    observed("POST /uploads/{visibility}", req, |req| async move {
-        try_start(app, &req)
-            .await
-            .unwrap_or_else(|err| err.into_response(false))
-    })
+    observed(
+        "POST /uploads/{visibility}[/s3/multipart] | GET .../s3/params",
+        req,
+        |req| async move { answer(&req, try_start(app, &req).await) },
+    )
     .await
 }
 
 /// `GET .../uploads/{visibility}/{uploadId}/parts/{partNumber}`: a presigned `PUT` for one part.
 pub async fn part_url(app: &App, req: Request) -> Response<Body> {
     observed(
-        "GET /uploads/{visibility}/{uploadId}/parts/{partNumber}",
+        "GET /uploads/{visibility}/{uploadId}/parts/{partNumber} | .../s3/multipart/{uploadId}/{partNumber}",
         req,
         |req| async move {
-            try_part_url(app, &req)
-                .await
-                .unwrap_or_else(|err| err.into_response(false))
+            answer(&req, try_part_url(app, &req).await)
         },
     )
     .await
@@ -58,13 +59,9 @@ pub async fn part_url(app: &App, req: Request) -> Response<Body> {
 /// [`super::finalize::SYNC_FINALIZE_MAX_BYTES`] (the bucket's event finalizes it; poll the status).
 pub async fn complete_upload(app: &App, req: Request) -> Response<Body> {
     observed(
-        "POST /uploads/{visibility}/{uploadId}/complete",
+        "POST /uploads/{visibility}[/s3/multipart]/{uploadId}/complete",
         req,
-        |req| async move {
-            try_complete(app, &req)
-                .await
-                .unwrap_or_else(|err| err.into_response(false))
-        },
+        |req| async move { answer(&req, try_complete(app, &req).await) },
     )
     .await
 }
@@ -73,13 +70,9 @@ pub async fn complete_upload(app: &App, req: Request) -> Response<Body> {
 /// (with why) or `aborted`.
 pub async fn upload_status(app: &App, req: Request) -> Response<Body> {
     observed(
-        "GET /uploads/{visibility}/{uploadId}",
+        "GET /uploads/{visibility}[/s3/multipart]/{uploadId}",
         req,
-        |req| async move {
-            try_status(app, &req)
-                .await
-                .unwrap_or_else(|err| err.into_response(false))
-        },
+        |req| async move { answer(&req, try_status(app, &req).await) },
     )
     .await
 }
@@ -88,38 +81,110 @@ pub async fn upload_status(app: &App, req: Request) -> Response<Body> {
 /// parts; from then on it is unknown (404). A finished or finalizing one is a 409.
 pub async fn abort_upload(app: &App, req: Request) -> Response<Body> {
     observed(
-        "DELETE /uploads/{visibility}/{uploadId}",
+        "DELETE /uploads/{visibility}[/s3/multipart]/{uploadId}",
         req,
-        |req| async move {
-            try_abort(app, &req)
-                .await
-                .unwrap_or_else(|err| err.into_response(false))
-        },
+        |req| async move { answer(&req, try_abort(app, &req).await) },
     )
     .await
 }
 
-async fn caller(app: &App, req: &Request) -> Result<CompanyId, ApiError> {
-    Ok(
-        auth::company_for_key(app.keys.as_ref(), presented_api_key(req)?)
-            .await?
-            .ok_or(AuthError::Missing)?,
-    )
+/// The response, with errors in the JSON of the path's protocol.
+fn answer(req: &Request, result: Result<Response<Body>, ApiError>) -> Response<Body> {
+    result.unwrap_or_else(|err| match upload_path(req).map(|p| p.protocol) {
+        Ok(Protocol::Uppy) => err.into_uppy_response(),
+        _ => err.into_response(false),
+    })
+}
+
+/// Who calls, and that they may upload to the path's visibility. Errors: 401 without a valid,
+/// live credential; 403 `token_visibility` for a token of the other visibility.
+async fn caller(app: &App, req: &Request, path: &UploadPath) -> Result<Uploader, ApiError> {
+    let uploader = auth::uploader_for(app.keys.as_ref(), presented_api_key(req)?, now_ms() / 1000)
+        .await?
+        .ok_or(AuthError::Missing)?;
+    if !uploader.may_upload_to(path.visibility) {
+        return Err(ApiError::Forbidden {
+            code: "token_visibility",
+            message: format!(
+                "this upload token is not for {} uploads",
+                path.visibility.as_str()
+            ),
+        });
+    }
+    Ok(uploader)
+}
+
+/// Records a new pending upload of `uploader` (bytes not yet sent): the asset key is reserved and
+/// the upload expires after `PENDING_UPLOAD_TTL_SECONDS`.
+fn new_upload(
+    app: &App,
+    uploader: &Uploader,
+    path: &UploadPath,
+    name: String,
+    declared_type: Option<AssetType>,
+    declared_size: Option<u64>,
+    declared_sha256: Option<String>,
+) -> PendingUpload {
+    let now = now_ms();
+    PendingUpload {
+        id: UploadId::generate(),
+        company_id: uploader.company().clone(),
+        visibility: path.visibility,
+        name,
+        declared_type,
+        declared_size,
+        declared_sha256,
+        max_bytes: uploader.max_bytes(app.config.upload_limits.max_bytes),
+        token_id: uploader.token_id().map(str::to_owned),
+        asset_key: AssetKey::generate(),
+        transfer: Transfer::SingleRequest,
+        state: UploadState::Pending,
+        created_ms: now,
+        expires_at_s: now / 1000 + app.config.pending_upload_ttl.as_secs() as i64,
+    }
+}
+
+/// Stores `upload`; on failure the multipart upload just created for it is aborted.
+async fn record(app: &App, upload: &PendingUpload) -> Result<(), ApiError> {
+    if let Err(err) = app.uploads.insert(upload).await {
+        if let Transfer::Multipart { s3_upload_id } = &upload.transfer {
+            let _ = app
+                .staging
+                .abort_multipart(&upload.staging_key(), s3_upload_id)
+                .await;
+        }
+        return Err(err.into());
+    }
+    Ok(())
+}
+
+fn parse_asset_type(raw: Option<&str>) -> Result<Option<AssetType>, ApiError> {
+    raw.map(str::parse::<AssetType>)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid_field", e.to_string()))
 }
 
 async fn try_start(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let company = caller(app, req).await?;
     let path = upload_path(req)?;
-    if path.upload_id.is_some() {
-        return Err(ApiError::NotFound);
+    let uploader = caller(app, req, &path).await?;
+    match (path.protocol, &path.upload_id, path.rest.as_slice()) {
+        (Protocol::Native, None, []) => start_native(app, req, &uploader, &path).await,
+        (Protocol::Uppy, None, [params]) if params == "params" => {
+            uppy_params(app, req, &uploader, &path).await
+        }
+        (Protocol::Uppy, None, []) => uppy_create(app, req, &uploader, &path).await,
+        _ => Err(ApiError::NotFound),
     }
+}
+
+async fn start_native(
+    app: &App,
+    req: &Request,
+    uploader: &Uploader,
+    path: &UploadPath,
+) -> Result<Response<Body>, ApiError> {
     let body = StartUpload::parse(req.body().as_ref())?;
-    let declared_type = body
-        .asset_type
-        .as_deref()
-        .map(str::parse::<AssetType>)
-        .transpose()
-        .map_err(|e| ApiError::bad_request("invalid_field", e.to_string()))?;
+    let declared_type = parse_asset_type(body.asset_type.as_deref())?;
     let declared_sha256 = body
         .sha256
         .as_deref()
@@ -132,23 +197,21 @@ async fn try_start(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
             })
         })
         .transpose()?;
-    let multipart = plan_transfer(body.size, body.multipart, &app.config.upload_limits)?;
+    let limits = UploadLimits {
+        max_bytes: uploader.max_bytes(app.config.upload_limits.max_bytes),
+        ..app.config.upload_limits.clone()
+    };
+    let multipart = plan_transfer(body.size, body.multipart, &limits)?;
     let name = choose_name(body.name.as_deref(), None)?;
-    let now = now_ms();
-    let mut upload = PendingUpload {
-        id: UploadId::generate(),
-        company_id: company,
-        visibility: path.visibility,
+    let mut upload = new_upload(
+        app,
+        uploader,
+        path,
         name,
         declared_type,
-        declared_size: Some(body.size),
+        Some(body.size),
         declared_sha256,
-        asset_key: AssetKey::generate(),
-        transfer: Transfer::SinglePut,
-        state: UploadState::Pending,
-        created_ms: now,
-        expires_at_s: now / 1000 + app.config.pending_upload_ttl.as_secs() as i64,
-    };
+    );
     let staging_key = upload.staging_key();
     let ttl = app.config.upload_url_ttl;
     let single = if multipart {
@@ -167,15 +230,7 @@ async fn try_start(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
                 .await?,
         )
     };
-    if let Err(err) = app.uploads.insert(&upload).await {
-        if let Transfer::Multipart { s3_upload_id } = &upload.transfer {
-            let _ = app
-                .staging
-                .abort_multipart(&staging_key, s3_upload_id)
-                .await;
-        }
-        return Err(err.into());
-    }
+    record(app, &upload).await?;
     let url = upload_url(app, req, &upload);
     let started = StartedUpload {
         upload_id: upload.id.to_string(),
@@ -191,19 +246,68 @@ async fn try_start(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
     Ok(json_response(StatusCode::CREATED, &started))
 }
 
+/// Uppy's `GET s3/params?filename=...&metadata[assetType]=...`: a single-request upload that
+/// announces no size, so the form's policy caps it at the caller's limit and finalize (run by the
+/// bucket's event: Uppy never calls back) checks the rest.
+async fn uppy_params(
+    app: &App,
+    req: &Request,
+    uploader: &Uploader,
+    path: &UploadPath,
+) -> Result<Response<Body>, ApiError> {
+    let query = req.query_string_parameters_ref();
+    let param = |name: &str| query.and_then(|q| q.first(name));
+    let declared_type = parse_asset_type(param("metadata[assetType]"))?;
+    let name = choose_name(None, param("filename"))?;
+    let upload = new_upload(app, uploader, path, name, declared_type, None, None);
+    let ttl = app.config.upload_url_ttl;
+    let form = app
+        .staging
+        .presign_post(&upload.staging_key(), upload.max_bytes, ttl)
+        .await?;
+    record(app, &upload).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &UppyParams::new(form, ttl.as_secs()),
+    ))
+}
+
+/// Uppy's `POST s3/multipart` (`{filename, type, metadata}`): a multipart upload of unannounced
+/// size, capped at finalize.
+async fn uppy_create(
+    app: &App,
+    req: &Request,
+    uploader: &Uploader,
+    path: &UploadPath,
+) -> Result<Response<Body>, ApiError> {
+    let body = UppyCreateMultipart::parse(req.body().as_ref())?;
+    let declared_type = parse_asset_type(body.asset_type())?;
+    let name = choose_name(None, body.filename.as_deref())?;
+    let mut upload = new_upload(app, uploader, path, name, declared_type, None, None);
+    let staging_key = upload.staging_key();
+    let s3_upload_id = app.staging.create_multipart(&staging_key).await?;
+    upload.transfer = Transfer::Multipart { s3_upload_id };
+    record(app, &upload).await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &UppyCreated {
+            upload_id: upload.id.to_string(),
+            key: staging_key,
+        },
+    ))
+}
+
 async fn try_part_url(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let company = caller(app, req).await?;
     let path = upload_path(req)?;
-    let upload = own_upload(app, &company, &path).await?;
-    let part_number = match path.rest.as_slice() {
-        [parts, number] if parts == "parts" => number.parse::<u32>().ok(),
+    let uploader = caller(app, req, &path).await?;
+    let part_number = match (path.protocol, path.rest.as_slice()) {
+        (Protocol::Native, [parts, number]) if parts == "parts" => number.parse::<u32>().ok(),
+        (Protocol::Uppy, [number]) => number.parse::<u32>().ok(),
         _ => return Err(ApiError::NotFound),
     };
+    let upload = own_upload(app, &uploader, &path).await?;
     let Transfer::Multipart { s3_upload_id } = &upload.transfer else {
-        return Err(ApiError::Conflict {
-            code: "not_multipart",
-            message: "this upload is sent in one request; it has no parts".into(),
-        });
+        return Err(not_multipart());
     };
     if upload.state != UploadState::Pending {
         return Err(settled_conflict(&upload));
@@ -224,6 +328,12 @@ async fn try_part_url(app: &App, req: &Request) -> Result<Response<Body>, ApiErr
         .staging
         .presign_part(&upload.staging_key(), s3_upload_id, part_number, ttl)
         .await?;
+    if path.protocol == Protocol::Uppy {
+        return Ok(json_response(
+            StatusCode::OK,
+            &UppySignedPart::new(request, ttl.as_secs()),
+        ));
+    }
     Ok(json_response(
         StatusCode::OK,
         &PartUrl {
@@ -235,12 +345,13 @@ async fn try_part_url(app: &App, req: &Request) -> Result<Response<Body>, ApiErr
 }
 
 async fn try_complete(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let company = caller(app, req).await?;
     let path = upload_path(req)?;
+    let uploader = caller(app, req, &path).await?;
     if path.rest != ["complete"] {
         return Err(ApiError::NotFound);
     }
-    let upload = own_upload(app, &company, &path).await?;
+    let upload = own_upload(app, &uploader, &path).await?;
+    let company = upload.company_id.clone();
     let parts = CompleteUpload::parse(req.body().as_ref())?.uploaded_parts();
     let base = base_url(&app.config, req);
     let started = tokio::time::Instant::now();
@@ -256,10 +367,19 @@ async fn try_complete(app: &App, req: &Request) -> Result<Response<Body>, ApiErr
         {
             Finalized::Ready(asset) => {
                 let location = app.blobs.location(&asset.object_key);
-                return Ok(json_response(
-                    StatusCode::OK,
-                    &CompanyAsset::new(&asset, &base, location),
-                ));
+                let asset = CompanyAsset::new(&asset, &base, location);
+                if path.protocol == Protocol::Uppy {
+                    return Ok(json_response(
+                        StatusCode::OK,
+                        &UppyCompleted {
+                            location: asset.orig_url.clone(),
+                            key: asset.key.clone(),
+                            status: UploadState::Ready.as_str(),
+                            asset: Some(asset),
+                        },
+                    ));
+                }
+                return Ok(json_response(StatusCode::OK, &asset));
             }
             Finalized::InProgress if started.elapsed() < COMPLETE_WAIT => {
                 // Worth waiting for unless the file is one `complete` leaves to the event.
@@ -269,11 +389,11 @@ async fn try_complete(app: &App, req: &Request) -> Result<Response<Body>, ApiErr
                     .await?
                     .is_some_and(|o| o.size > super::finalize::SYNC_FINALIZE_MAX_BYTES);
                 if large {
-                    return pending(app, &company, &path).await;
+                    return pending(app, req, &uploader, &path).await;
                 }
                 tokio::time::sleep(COMPLETE_POLL).await;
             }
-            Finalized::InProgress => return pending(app, &company, &path).await,
+            Finalized::InProgress => return pending(app, req, &uploader, &path).await,
         }
     }
 }
@@ -281,10 +401,22 @@ async fn try_complete(app: &App, req: &Request) -> Result<Response<Body>, ApiErr
 /// 202 with the upload's status: finalize continues elsewhere.
 async fn pending(
     app: &App,
-    company: &CompanyId,
+    req: &Request,
+    uploader: &Uploader,
     path: &UploadPath,
 ) -> Result<Response<Body>, ApiError> {
-    let upload = own_upload(app, company, path).await?;
+    let upload = own_upload(app, uploader, path).await?;
+    if path.protocol == Protocol::Uppy {
+        return Ok(json_response(
+            StatusCode::ACCEPTED,
+            &UppyCompleted {
+                location: upload_url(app, req, &upload),
+                key: upload.asset_key.to_string(),
+                status: upload.state.as_str(),
+                asset: None,
+            },
+        ));
+    }
     Ok(json_response(
         StatusCode::ACCEPTED,
         &UploadStatus::of(&upload, None),
@@ -292,12 +424,15 @@ async fn pending(
 }
 
 async fn try_status(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let company = caller(app, req).await?;
     let path = upload_path(req)?;
+    let uploader = caller(app, req, &path).await?;
     if !path.rest.is_empty() {
         return Err(ApiError::NotFound);
     }
-    let upload = own_upload(app, &company, &path).await?;
+    let upload = own_upload(app, &uploader, &path).await?;
+    if path.protocol == Protocol::Uppy {
+        return uppy_list_parts(app, &upload).await;
+    }
     let asset = match upload.state {
         UploadState::Ready => {
             let asset = app
@@ -320,13 +455,30 @@ async fn try_status(app: &App, req: &Request) -> Result<Response<Body>, ApiError
     ))
 }
 
+/// Uppy's `GET s3/multipart/{uploadId}` (resuming): the parts S3 holds so far, as a JSON array.
+async fn uppy_list_parts(app: &App, upload: &PendingUpload) -> Result<Response<Body>, ApiError> {
+    let Transfer::Multipart { s3_upload_id } = &upload.transfer else {
+        return Err(not_multipart());
+    };
+    if upload.state != UploadState::Pending {
+        return Err(settled_conflict(upload));
+    }
+    let parts = app
+        .staging
+        .list_parts(&upload.staging_key(), s3_upload_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let parts: Vec<UppyPart> = parts.into_iter().map(Into::into).collect();
+    Ok(json_response(StatusCode::OK, &parts))
+}
+
 async fn try_abort(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let company = caller(app, req).await?;
     let path = upload_path(req)?;
+    let uploader = caller(app, req, &path).await?;
     if !path.rest.is_empty() {
         return Err(ApiError::NotFound);
     }
-    let upload = own_upload(app, &company, &path).await?;
+    let upload = own_upload(app, &uploader, &path).await?;
     // Under the finalize lease, so an abort never races a finalize that is storing the asset.
     let upload = match app
         .uploads
@@ -368,21 +520,30 @@ async fn try_abort(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
     ))
 }
 
-/// The upload named by the path, if it is the caller's, of the path's visibility, not expired and
-/// not aborted (an aborted upload is gone): anything else answers the same 404 as an unknown one.
+/// The upload named by the path, if the caller may act on it (its company's key, or the token
+/// that started it), of the path's visibility, not expired and not aborted (an aborted upload is
+/// gone): anything else answers the same 404 as an unknown one.
 async fn own_upload(
     app: &App,
-    company: &CompanyId,
+    uploader: &Uploader,
     path: &UploadPath,
 ) -> Result<PendingUpload, ApiError> {
     let id = path.upload_id.as_ref().ok_or(ApiError::NotFound)?;
     let upload = app.uploads.find(id).await?.ok_or(ApiError::NotFound)?;
     let expired = upload.state == UploadState::Pending && upload.expires_at_s < now_ms() / 1000;
     let aborted = upload.state == UploadState::Aborted;
-    if !upload.owned_by(company) || upload.visibility != path.visibility || expired || aborted {
+    if !upload.accessible_by(uploader) || upload.visibility != path.visibility || expired || aborted
+    {
         return Err(ApiError::NotFound);
     }
     Ok(upload)
+}
+
+fn not_multipart() -> ApiError {
+    ApiError::Conflict {
+        code: "not_multipart",
+        message: "this upload is sent in one request; it has no parts".into(),
+    }
 }
 
 fn settled_conflict(upload: &PendingUpload) -> ApiError {

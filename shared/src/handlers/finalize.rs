@@ -155,7 +155,8 @@ async fn make_asset(
         .head(&staging_key)
         .await?
         .ok_or_else(incomplete)?;
-    let limit = app.config.upload_limits.max_bytes;
+    // The service's limit, or the smaller cap of the upload token that started it.
+    let limit = upload.max_bytes;
     if staged.size > limit {
         return Err(ApiError::PayloadTooLarge { limit });
     }

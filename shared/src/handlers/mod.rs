@@ -4,11 +4,13 @@ mod direct_upload;
 mod finalize;
 mod get_asset;
 mod upload;
+mod upload_token;
 
 pub use direct_upload::{abort_upload, complete_upload, part_url, start_upload, upload_status};
 pub use finalize::{ObjectCreatedEvent, RetryLater, finalize_staged_object};
 pub use get_asset::get_asset;
 pub use upload::upload;
+pub use upload_token::mint_upload_token;
 
 #[cfg(test)]
 mod tests;

@@ -17,6 +17,10 @@ pub enum ApiError {
     BadRequest { code: &'static str, message: String },
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// Authenticated, but the credential may not do this (an upload token used for the other
+    /// visibility).
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
     #[error("asset not found")]
     NotFound,
     #[error("the file is larger than the limit of {limit} bytes")]
@@ -53,6 +57,11 @@ pub enum ApiError {
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     error: ErrorDetail<'a>,
+    /// The message again at the top level, for Uppy only: `@uppy/companion-client` shows a 4xx
+    /// body's top-level `message` to the user (`UserFacingApiError`) and otherwise only "Failed
+    /// request with status: N".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -73,6 +82,7 @@ impl ApiError {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge { .. } | Self::SmallUploadTooLarge { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
@@ -95,6 +105,7 @@ impl ApiError {
             Self::Refused(refusal) => &refusal.code,
             Self::BadRequest { code, .. } => code,
             Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden { code, .. } => code,
             Self::NotFound => "not_found",
             Self::PayloadTooLarge { .. } | Self::SmallUploadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -129,11 +140,22 @@ impl ApiError {
         if placeholder && !matches!(self, Self::RangeNotSatisfiable { .. }) {
             return placeholder_response(self.status());
         }
+        self.json_response(false)
+    }
+
+    /// The JSON error answer on the Uppy protocol routes: the same body plus a top-level
+    /// `message` (see [`ErrorBody`]).
+    pub fn into_uppy_response(self) -> Response<Body> {
+        self.json_response(true)
+    }
+
+    fn json_response(self, top_level_message: bool) -> Response<Body> {
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code(),
                 message: self.to_string(),
             },
+            message: top_level_message.then(|| self.to_string()),
         };
         let mut builder = Response::builder()
             .status(self.status())
@@ -181,6 +203,12 @@ impl From<AuthError> for ApiError {
         match err {
             AuthError::Missing => Self::Unauthorized("an API key is required (X-Api-Key header)"),
             AuthError::Invalid => Self::Unauthorized("the API key is not valid"),
+            AuthError::InvalidToken => Self::Unauthorized("the upload token is not valid"),
+            AuthError::TokenExpired => Self::Unauthorized("the upload token has expired"),
+            AuthError::TokenNotAccepted => Self::Unauthorized(
+                "upload tokens are accepted only by the direct-upload routes \
+                 (/api/v1/partner/asset/uploads/...); use an API key here",
+            ),
             AuthError::Storage(err) => err.into(),
         }
     }

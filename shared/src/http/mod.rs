@@ -11,6 +11,7 @@ mod request;
 mod response;
 mod upload_json;
 mod upload_path;
+mod uppy_json;
 
 pub use company_asset::CompanyAsset;
 pub use error::ApiError;
@@ -27,7 +28,10 @@ pub use response::{
     redirect, without_body,
 };
 pub use upload_json::{
-    CompleteUpload, CompletedPartJson, PartUrl, RefusalJson, SignedRequest, StartUpload,
-    StartedUpload, UploadStatus,
+    CompleteUpload, CompletedPartJson, MintUploadToken, MintedUploadToken, PartUrl, RefusalJson,
+    SignedRequest, StartUpload, StartedUpload, UploadStatus,
 };
-pub use upload_path::{UploadPath, upload_path};
+pub use upload_path::{Protocol, UploadPath, upload_path};
+pub use uppy_json::{
+    UppyCompleted, UppyCreateMultipart, UppyCreated, UppyParams, UppyPart, UppySignedPart,
+};

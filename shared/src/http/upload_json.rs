@@ -177,3 +177,42 @@ impl UploadStatus {
         }
     }
 }
+
+/// `POST /api/v1/partner/asset/upload-tokens`: the bounds of a new upload token.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MintUploadToken {
+    /// `public` or `private`: the only visibility the token uploads to.
+    pub visibility: String,
+    /// The largest file it may send, in bytes (default and most: `MAX_DIRECT_UPLOAD_BYTES`).
+    pub max_bytes: Option<u64>,
+    /// Seconds it lives (60 to 3600, default 900).
+    pub expires_in: Option<u64>,
+}
+
+impl MintUploadToken {
+    /// Errors: 400 `invalid_body`.
+    pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
+        serde_json::from_slice(body).map_err(|err| {
+            ApiError::bad_request(
+                "invalid_body",
+                format!(
+                    "the body must be {{\"visibility\": \"public\"|\"private\", \"maxBytes\"?, \"expiresIn\"?}}: {err}"
+                ),
+            )
+        })
+    }
+}
+
+/// The 201 answer to a mint: the token itself is shown here once and never again.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MintedUploadToken {
+    pub token: String,
+    /// Its public id, recorded on the uploads it starts.
+    pub token_id: String,
+    pub visibility: &'static str,
+    pub max_bytes: u64,
+    /// Unix milliseconds from which it is refused.
+    pub expires_at: i64,
+}

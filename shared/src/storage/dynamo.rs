@@ -1,5 +1,6 @@
-//! DynamoDB adapter for [`AssetRepo`] and [`ApiKeyRepo`]: one table, partition key `pk`, with
-//! `ASSET#<assetKey>` and `APIKEY#<sha256>` items told apart by a `kind` attribute.
+//! DynamoDB adapter for [`AssetRepo`], [`ApiKeyRepo`] and [`UploadRepo`]: one table, partition
+//! key `pk`, with `ASSET#<assetKey>`, `APIKEY#<sha256>`, `UPLOADTOKEN#<sha256>` and
+//! `UPLOAD#<uploadId>` items told apart by a `kind` attribute.
 
 use std::collections::HashMap;
 
@@ -14,7 +15,7 @@ use super::s3::unavailable;
 use super::{ApiKeyRepo, AssetRepo, Claim, StorageError, Transition, UploadRepo};
 use crate::domain::{
     ApiKeyHash, ApiKeyRecord, Asset, AssetKey, AssetType, CompanyId, PendingUpload, Refusal,
-    RenditionSize, StoredRendition, Transfer, UploadId, UploadState, Visibility,
+    RenditionSize, StoredRendition, Transfer, UploadId, UploadState, UploadTokenRecord, Visibility,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -23,6 +24,7 @@ const PK: &str = "pk";
 const KIND_ASSET: &str = "asset";
 const KIND_API_KEY: &str = "apikey";
 const KIND_UPLOAD: &str = "upload";
+const KIND_UPLOAD_TOKEN: &str = "uploadtoken";
 /// The table's TTL attribute (template.yaml `TimeToLiveSpecification`): Unix seconds.
 pub const TTL_ATTRIBUTE: &str = "expiresAt";
 
@@ -39,6 +41,8 @@ pub const IAM_ACTIONS: &[(&str, &[&str])] = &[
         "ApiKeyRepo::revoke",
         &["dynamodb:Scan", "dynamodb:UpdateItem"],
     ),
+    ("ApiKeyRepo::insert_upload_token", &["dynamodb:PutItem"]),
+    ("ApiKeyRepo::find_upload_token", &["dynamodb:GetItem"]),
     ("UploadRepo::insert", &["dynamodb:PutItem"]),
     ("UploadRepo::find", &["dynamodb:GetItem"]),
     (
@@ -215,6 +219,20 @@ impl ApiKeyRepo for DynamoTable {
             .map_err(unavailable)?;
         Ok(true)
     }
+
+    async fn insert_upload_token(&self, record: &UploadTokenRecord) -> Result<(), StorageError> {
+        self.put_new(token_to_item(record)).await
+    }
+
+    async fn find_upload_token(
+        &self,
+        hash: &ApiKeyHash,
+    ) -> Result<Option<UploadTokenRecord>, StorageError> {
+        self.get(token_pk(hash))
+            .await?
+            .map(|item| token_from_item(&item))
+            .transpose()
+    }
 }
 
 #[async_trait]
@@ -352,8 +370,12 @@ fn upload_to_item(u: &PendingUpload) -> Item {
         ("assetKey".to_owned(), s(u.asset_key.as_str())),
         ("state".to_owned(), s(u.state.as_str())),
         ("created".to_owned(), n(u.created_ms)),
+        ("maxBytes".to_owned(), n(u.max_bytes)),
         (TTL_ATTRIBUTE.to_owned(), n(u.expires_at_s)),
     ]);
+    if let Some(token) = &u.token_id {
+        item.insert("tokenId".to_owned(), s(token));
+    }
     if let Some(t) = u.declared_type {
         item.insert("assetType".to_owned(), s(t.as_str()));
     }
@@ -401,10 +423,12 @@ fn upload_from_item(item: &Item) -> Result<PendingUpload, StorageError> {
             .map(|_| r.n("declaredSize"))
             .transpose()?,
         declared_sha256: optional_s("declaredSha256")?,
+        max_bytes: r.n("maxBytes")?,
+        token_id: optional_s("tokenId")?,
         asset_key: AssetKey::parse(&r.s("assetKey")?).ok_or_else(|| corrupt("assetKey"))?,
         transfer: match optional_s("s3UploadId")? {
             Some(s3_upload_id) => Transfer::Multipart { s3_upload_id },
-            None => Transfer::SinglePut,
+            None => Transfer::SingleRequest,
         },
         state,
         created_ms: r.n("created")?,
@@ -534,6 +558,35 @@ fn key_from_item(item: &Item) -> Result<ApiKeyRecord, StorageError> {
         company_id: CompanyId::parse(&r.s("companyId")?).map_err(|_| corrupt("companyId"))?,
         created_ms: r.n("created")?,
         revoked: r.bool("revoked")?,
+    })
+}
+
+fn token_pk(hash: &ApiKeyHash) -> String {
+    format!("UPLOADTOKEN#{}", hash.as_str())
+}
+
+fn token_to_item(t: &UploadTokenRecord) -> Item {
+    HashMap::from([
+        (PK.to_owned(), AttributeValue::S(token_pk(&t.hash))),
+        ("kind".to_owned(), s(KIND_UPLOAD_TOKEN)),
+        ("tokenHash".to_owned(), s(t.hash.as_str())),
+        ("companyId".to_owned(), s(t.company_id.as_str())),
+        ("visibility".to_owned(), s(t.visibility.as_str())),
+        ("maxBytes".to_owned(), n(t.max_bytes)),
+        ("created".to_owned(), n(t.created_ms)),
+        (TTL_ATTRIBUTE.to_owned(), n(t.expires_at_s)),
+    ])
+}
+
+fn token_from_item(item: &Item) -> Result<UploadTokenRecord, StorageError> {
+    let r = ItemReader(item);
+    Ok(UploadTokenRecord {
+        hash: ApiKeyHash::from_hex(r.s("tokenHash")?),
+        company_id: CompanyId::parse(&r.s("companyId")?).map_err(|_| corrupt("companyId"))?,
+        visibility: Visibility::parse(&r.s("visibility")?).ok_or_else(|| corrupt("visibility"))?,
+        max_bytes: r.n("maxBytes")?,
+        created_ms: r.n("created")?,
+        expires_at_s: r.n(TTL_ATTRIBUTE)?,
     })
 }
 

@@ -12,11 +12,13 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::{
-    ApiKeyRepo, AssetRepo, BlobStore, Claim, MultipartCompletion, PresignedGet, PresignedRequest,
-    StagedObject, StagingArea, StorageError, Transition, UploadRepo, UploadedPart,
+    ApiKeyRepo, AssetRepo, BlobStore, Claim, MultipartCompletion, PresignedGet, PresignedPost,
+    PresignedRequest, StagedObject, StagingArea, StorageError, Transition, UploadRepo,
+    UploadedPart,
 };
 use crate::domain::{
-    ApiKeyHash, ApiKeyRecord, Asset, AssetKey, PendingUpload, UploadId, UploadState, sha256_hex,
+    ApiKeyHash, ApiKeyRecord, Asset, AssetKey, PendingUpload, UploadId, UploadState,
+    UploadTokenRecord, sha256_hex,
 };
 
 fn unavailable(flag: &AtomicBool) -> Result<(), StorageError> {
@@ -125,6 +127,23 @@ impl StagingArea for MemoryBlobStore {
                 expires_in.as_secs()
             ),
             headers,
+            expires_at: std::time::SystemTime::now() + expires_in,
+        })
+    }
+
+    async fn presign_post(
+        &self,
+        key: &str,
+        max_bytes: u64,
+        expires_in: Duration,
+    ) -> Result<PresignedPost, StorageError> {
+        unavailable(&self.fail)?;
+        Ok(PresignedPost {
+            url: "https://blobs.invalid/".to_owned(),
+            fields: BTreeMap::from([
+                ("key".to_owned(), key.to_owned()),
+                ("x-max-bytes".to_owned(), max_bytes.to_string()),
+            ]),
             expires_at: std::time::SystemTime::now() + expires_in,
         })
     }
@@ -353,6 +372,7 @@ impl AssetRepo for MemoryAssetRepo {
 #[derive(Default)]
 pub struct MemoryApiKeyRepo {
     keys: Mutex<HashMap<String, ApiKeyRecord>>,
+    upload_tokens: Mutex<HashMap<String, UploadTokenRecord>>,
     pub fail: AtomicBool,
 }
 
@@ -383,6 +403,29 @@ impl ApiKeyRepo for MemoryApiKeyRepo {
         let mut keys = self.keys.lock().unwrap();
         let found = keys.values_mut().find(|r| r.key_id() == key_id);
         Ok(found.map(|r| r.revoked = true).is_some())
+    }
+
+    async fn insert_upload_token(&self, record: &UploadTokenRecord) -> Result<(), StorageError> {
+        unavailable(&self.fail)?;
+        let mut tokens = self.upload_tokens.lock().unwrap();
+        if tokens.contains_key(record.hash.as_str()) {
+            return Err(StorageError::AlreadyExists);
+        }
+        tokens.insert(record.hash.as_str().to_owned(), record.clone());
+        Ok(())
+    }
+
+    async fn find_upload_token(
+        &self,
+        hash: &ApiKeyHash,
+    ) -> Result<Option<UploadTokenRecord>, StorageError> {
+        unavailable(&self.fail)?;
+        Ok(self
+            .upload_tokens
+            .lock()
+            .unwrap()
+            .get(hash.as_str())
+            .cloned())
     }
 }
 

@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use crate::domain::{
     ApiKeyHash, ApiKeyRecord, Asset, AssetKey, PendingUpload, UploadId, UploadState,
+    UploadTokenRecord,
 };
 
 pub mod dynamo;
@@ -77,6 +78,8 @@ pub trait AssetRepo: Send + Sync {
     async fn find(&self, key: &AssetKey) -> Result<Option<Asset>, StorageError>;
 }
 
+/// The partners' credentials: API keys, and the short-lived upload tokens minted with them. Both
+/// are stored only as the SHA-256 of the secret.
 #[async_trait]
 pub trait ApiKeyRepo: Send + Sync {
     async fn insert(&self, record: &ApiKeyRecord) -> Result<(), StorageError>;
@@ -84,9 +87,18 @@ pub trait ApiKeyRepo: Send + Sync {
     async fn list(&self) -> Result<Vec<ApiKeyRecord>, StorageError>;
     /// Marks the key with this public id revoked; `false` when no key has that id.
     async fn revoke(&self, key_id: &str) -> Result<bool, StorageError>;
+    /// Stores a minted upload token (by its hash, like a key); `AlreadyExists` rather than
+    /// overwriting one.
+    async fn insert_upload_token(&self, record: &UploadTokenRecord) -> Result<(), StorageError>;
+    /// The token with this hash, expired or not (the caller decides; the table's TTL removes
+    /// expired ones within days).
+    async fn find_upload_token(
+        &self,
+        hash: &ApiKeyHash,
+    ) -> Result<Option<UploadTokenRecord>, StorageError>;
 }
 
-pub use s3_presign::PresignedRequest;
+pub use s3_presign::{PresignedPost, PresignedRequest};
 
 /// One uploaded part of a multipart upload, as the blob store lists it (S3 `ListParts`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,6 +143,14 @@ pub trait StagingArea: Send + Sync {
         sha256: Option<&str>,
         expires_in: Duration,
     ) -> Result<PresignedRequest, StorageError>;
+    /// A browser form `POST` (Uppy's single-request upload, which announces no size) of one file
+    /// of 1 to `max_bytes` bytes to `object_key`, valid for `expires_in`.
+    async fn presign_post(
+        &self,
+        object_key: &str,
+        max_bytes: u64,
+        expires_in: Duration,
+    ) -> Result<PresignedPost, StorageError>;
     /// Starts an S3 multipart upload; answers its S3 `UploadId`.
     async fn create_multipart(&self, object_key: &str) -> Result<String, StorageError>;
     /// A `PUT` of part `part_number` (1..=10,000) of a multipart upload.

@@ -15,8 +15,8 @@ use aws_sdk_s3::config::SharedCredentialsProvider;
 
 use super::s3_presign::S3Presigner;
 use super::{
-    BlobStore, MultipartCompletion, PresignedGet, PresignedRequest, StagedObject, StagingArea,
-    StorageError, UploadedPart,
+    BlobStore, MultipartCompletion, PresignedGet, PresignedPost, PresignedRequest, StagedObject,
+    StagingArea, StorageError, UploadedPart,
 };
 
 /// The IAM action each [`BlobStore`] and [`StagingArea`] method needs on the objects it names. `template.yaml` grants a
@@ -32,6 +32,7 @@ pub const IAM_ACTIONS: &[(&str, &str)] = &[
     // The staging area of direct uploads (`StagingArea`). Multipart uploads and their parts are
     // authorised as s3:PutObject (S3 User Guide, "Multipart upload API and permissions").
     ("presign_put", "s3:PutObject"),
+    ("presign_post", "s3:PutObject"),
     ("create_multipart", "s3:PutObject"),
     ("presign_part", "s3:PutObject"),
     ("list_parts", "s3:ListMultipartUploadParts"),
@@ -226,6 +227,17 @@ impl StagingArea for S3BlobStore {
             .transpose()?;
         self.presigner
             .presign_put(object_key, size, digest, None, expires_in)
+            .await
+    }
+
+    async fn presign_post(
+        &self,
+        object_key: &str,
+        max_bytes: u64,
+        expires_in: Duration,
+    ) -> Result<PresignedPost, StorageError> {
+        self.presigner
+            .presigned_post(object_key, max_bytes, None, expires_in)
             .await
     }
 
