@@ -21,9 +21,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use asset_service::Visibility;
 use asset_service::app::AwsStorage;
 use asset_service::auth::issue_key;
-use asset_service::domain::{CompanyId, sha256_hex};
+use asset_service::domain::{CompanyId, UploadTokenRecord, UploadTokenSecret, sha256_hex};
+use asset_service::storage::ApiKeyRepo;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
@@ -370,6 +372,23 @@ async fn uppy_in_a_browser_uploads_in_parts_and_by_post_with_an_upload_token() {
     let (status, body) = stack
         .params("public", "ut_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
         .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    // A token past its expiry (stored as minting stores one, but dated a minute ago).
+    let expired = UploadTokenSecret::generate();
+    let now_ms = asset_service::auth::now_ms();
+    storage
+        .table
+        .insert_upload_token(&UploadTokenRecord {
+            hash: expired.hash(),
+            company_id: CompanyId::parse("e2e-uppy").unwrap(),
+            visibility: Visibility::Public,
+            max_bytes: 16 * 1024 * 1024,
+            created_ms: now_ms - 120_000,
+            expires_at_s: now_ms / 1000 - 60,
+        })
+        .await
+        .unwrap();
+    let (status, body) = stack.params("public", expired.expose()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     let _ = std::fs::remove_dir_all(&dir);
 }

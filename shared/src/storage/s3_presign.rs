@@ -278,14 +278,34 @@ impl S3Presigner {
 }
 
 impl PresignedRequest {
+    /// Only the signed headers (`X-Amz-SignedHeaders` of the URL) are handed to the client. In a
+    /// Lambda the SDK also adds an unsigned `x-amzn-trace-id` (its recursion detection, from
+    /// `_X_AMZN_TRACE_ID`): a browser told to send it must ask the bucket's CORS rule for it in the
+    /// preflight, which refuses it, so Uppy's part uploads failed (shared/tests/e2e_browser_uppy.rs).
     fn from_sdk(presigned: &SdkPresignedRequest, expires_at: SystemTime) -> Self {
+        let url = presigned.uri().to_owned();
+        let signed: Vec<String> = url
+            .split_once('?')
+            .map(|(_, query)| query)
+            .unwrap_or_default()
+            .split('&')
+            .filter_map(|pair| pair.strip_prefix("X-Amz-SignedHeaders="))
+            .flat_map(|list| {
+                percent_encoding::percent_decode_str(list)
+                    .decode_utf8_lossy()
+                    .split(';')
+                    .map(str::to_ascii_lowercase)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
         Self {
-            url: presigned.uri().to_owned(),
             method: presigned.method().to_owned(),
             headers: presigned
                 .headers()
                 .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
+                .filter(|(name, _)| signed.contains(name))
                 .collect(),
+            url,
             expires_at,
         }
     }

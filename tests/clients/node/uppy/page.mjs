@@ -53,6 +53,8 @@ function displayed(url) {
   });
 }
 
+let step = 'start';
+
 async function run() {
   const uppy = new Uppy({ autoProceed: false });
   uppy.use(AwsS3, {
@@ -68,10 +70,15 @@ async function run() {
     outcome[file.name] = { uploaded: false, error: String(error), response: response ?? null };
   });
   for (const { name, type } of files) {
-    const bytes = await (await fetch(`/files/${encodeURIComponent(name)}`)).blob();
+    step = `fetching /files/${name}`;
+    // Into the page's memory: a fetched body read with blob() is kept in Chromium's blob store,
+    // which refuses large ones when the disk is nearly full ("Failed to fetch").
+    const bytes = await (await fetch(`/files/${encodeURIComponent(name)}`)).arrayBuffer();
     uppy.addFile({ name, type, data: new Blob([bytes], { type }), source: 'test' });
   }
+  step = 'uploading';
   const result = await uppy.upload();
+  step = 'after the upload';
   for (const file of result.successful ?? []) {
     const entry = outcome[file.name];
     if (!entry.body.asset) entry.status = await settled(entry.body.key);
@@ -83,4 +90,4 @@ async function run() {
 
 window.addEventListener('error', (event) => report({ pageError: String(event.message) }));
 window.addEventListener('unhandledrejection', (event) => report({ pageError: String(event.reason) }));
-run().catch((error) => report({ pageError: `${error}\n${error.stack}` }));
+run().catch((error) => report({ pageError: `${step}: ${error}` }));

@@ -137,7 +137,7 @@ async function toS3(req, res, url) {
     const requested = (req.headers['access-control-request-headers'] || '')
       .split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
     const rule = await matchingRule(bucket, origin, req.headers['access-control-request-method'], requested);
-    console.log(`${label} ${rule ? 200 : 403}`);
+    console.log(`${label} ${rule ? 200 : 403} ${req.headers['access-control-request-method']} [${requested}]`);
     if (!rule) {
       res.writeHead(403, { 'content-type': 'application/xml' });
       return res.end('<Error><Code>AccessForbidden</Code><Message>CORSResponse: This CORS request is not allowed.</Message></Error>');
@@ -222,6 +222,7 @@ async function site(req, res, path, search) {
 }
 
 const server = createServer((req, res) => {
+  if (process.env.SITE_DEBUG) console.log(`debug ${req.method} ${req.url} host=${req.headers.host}`);
   // Through the proxy the request line holds the absolute URL; directly, only the path.
   const url = new URL(req.url, `http://${req.headers.host}`);
   const self = `127.0.0.1:${server.address().port}`;
