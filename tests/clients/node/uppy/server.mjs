@@ -222,7 +222,6 @@ async function site(req, res, path, search) {
 }
 
 const server = createServer((req, res) => {
-  if (process.env.SITE_DEBUG) console.log(`debug ${req.method} ${req.url} host=${req.headers.host}`);
   // Through the proxy the request line holds the absolute URL; directly, only the path.
   const url = new URL(req.url, `http://${req.headers.host}`);
   const self = `127.0.0.1:${server.address().port}`;
