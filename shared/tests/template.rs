@@ -942,6 +942,53 @@ fn storage_is_private_encrypted_recoverable_and_retained() {
     assert!(api["AccessLogSettings"]["DestinationArn"].is_tagged());
 }
 
+/// Browsers' direct uploads: the bucket's CORS rule (when `CorsAllowOrigin` is set) is
+/// `BROWSER_UPLOAD_CORS`, the one `asset-admin setup` puts on a local bucket and the browser test
+/// runs against: same methods, request headers, exposed headers (`ETag`, without which a multipart
+/// upload from Uppy never completes) and max age; origins from the parameter.
+#[test]
+fn bucket_cors_is_the_rule_browsers_are_tested_with() {
+    use asset_service::storage::s3_presign::BROWSER_UPLOAD_CORS;
+    let template = template();
+    let bucket = &resource(&template, "AssetsBucket")["Properties"];
+    let Value::Tagged(cors) = &bucket["CorsConfiguration"] else {
+        panic!("CorsConfiguration is an !If on CorsEnabled");
+    };
+    assert_eq!(cors.tag.to_string(), "!If");
+    assert_eq!(cors.value[0], "CorsEnabled");
+    assert_eq!(
+        intrinsic(&cors.value[2]),
+        Some(("!Ref".into(), "AWS::NoValue".into()))
+    );
+    let rules = as_list(&cors.value[1]["CorsRules"]);
+    let [rule] = rules[..] else {
+        panic!("one CORS rule: {rules:?}");
+    };
+    let origins = as_list(&rule["AllowedOrigins"]);
+    assert_eq!(origins.len(), 1);
+    assert_eq!(
+        intrinsic(origins[0]),
+        Some(("!Ref".into(), "CorsAllowOrigin".into()))
+    );
+    assert_eq!(
+        strings(&rule["AllowedMethods"]),
+        BROWSER_UPLOAD_CORS.allowed_methods
+    );
+    assert_eq!(
+        strings(&rule["AllowedHeaders"]),
+        BROWSER_UPLOAD_CORS.allowed_headers
+    );
+    assert_eq!(
+        strings(&rule["ExposedHeaders"]),
+        BROWSER_UPLOAD_CORS.exposed_headers
+    );
+    assert!(strings(&rule["ExposedHeaders"]).contains(&"ETag".to_owned()));
+    assert_eq!(
+        rule["MaxAge"].as_i64(),
+        Some(i64::from(BROWSER_UPLOAD_CORS.max_age_seconds))
+    );
+}
+
 trait IsTagged {
     fn is_tagged(&self) -> bool;
 }

@@ -26,6 +26,32 @@ use super::s3::unavailable;
 /// `@uppy/aws-s3` reads `<Location>` from that body (its docs, "POST uploads").
 pub const POST_SUCCESS_STATUS: &str = "201";
 
+/// The bucket's CORS rule that lets a web page send these requests to S3 from another origin
+/// (the template's `AssetsBucket` `CorsConfiguration`; `asset-admin setup` puts the same rule on a
+/// local bucket; `shared/tests/template.rs` keeps the two equal). Origins are the deployment's.
+pub struct BrowserUploadCors {
+    /// `PUT` (a presigned `PUT`, each part of a multipart upload) and `POST` (the form).
+    pub allowed_methods: &'static [&'static str],
+    /// Request headers a page may send: the `Content-Type` and the SHA-256 a presigned `PUT`
+    /// signs ([`PresignedRequest::headers`]).
+    pub allowed_headers: &'static [&'static str],
+    /// Response headers a page may read. `ETag`: a multipart client names every part by it at
+    /// completion, and `@uppy/aws-s3` 5.x waits forever on an upload whose `ETag` it cannot read
+    /// (`uploadPartBytes` in its `src/index.ts` returns without resolving); `Location`: the same
+    /// function reads it after a form `POST` and logs an error without it.
+    pub exposed_headers: &'static [&'static str],
+    /// How long a browser may cache the preflight answer, seconds.
+    pub max_age_seconds: i32,
+}
+
+/// See [`BrowserUploadCors`].
+pub const BROWSER_UPLOAD_CORS: BrowserUploadCors = BrowserUploadCors {
+    allowed_methods: &["PUT", "POST"],
+    allowed_headers: &["content-type", "x-amz-checksum-sha256"],
+    exposed_headers: &["ETag", "Location"],
+    max_age_seconds: 600,
+};
+
 /// One request the client sends itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PresignedRequest {
@@ -252,14 +278,34 @@ impl S3Presigner {
 }
 
 impl PresignedRequest {
+    /// Only the signed headers (`X-Amz-SignedHeaders` of the URL) are handed to the client. In a
+    /// Lambda the SDK also adds an unsigned `x-amzn-trace-id` (its recursion detection, from
+    /// `_X_AMZN_TRACE_ID`): a browser told to send it must ask the bucket's CORS rule for it in the
+    /// preflight, which refuses it, so Uppy's part uploads failed (shared/tests/e2e_browser_uppy.rs).
     fn from_sdk(presigned: &SdkPresignedRequest, expires_at: SystemTime) -> Self {
+        let url = presigned.uri().to_owned();
+        let signed: Vec<String> = url
+            .split_once('?')
+            .map(|(_, query)| query)
+            .unwrap_or_default()
+            .split('&')
+            .filter_map(|pair| pair.strip_prefix("X-Amz-SignedHeaders="))
+            .flat_map(|list| {
+                percent_encoding::percent_decode_str(list)
+                    .decode_utf8_lossy()
+                    .split(';')
+                    .map(str::to_ascii_lowercase)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
         Self {
-            url: presigned.uri().to_owned(),
             method: presigned.method().to_owned(),
             headers: presigned
                 .headers()
                 .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
+                .filter(|(name, _)| signed.contains(name))
                 .collect(),
+            url,
             expires_at,
         }
     }

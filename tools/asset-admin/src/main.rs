@@ -3,6 +3,7 @@
 //! ```text
 //! asset-admin setup                 create the bucket and table if missing (local stacks); with
 //!                                   AWS_ENDPOINT_URL set, also the staging events queue (events.rs)
+//!                                   and the bucket's CORS rule for browsers (cors.rs)
 //! asset-admin key create COMPANY    issue a key; the secret is printed once, on the last line
 //! asset-admin key list [COMPANY]    list keys (id, company, created, state); never secrets
 //! asset-admin key revoke KEY_ID     revoke a key by the id shown in `key list`
@@ -10,8 +11,10 @@
 //!
 //! It reads the same environment as the functions (`ASSETS_TABLE`, `ASSETS_BUCKET`, `AWS_REGION`,
 //! optional `AWS_ENDPOINT_URL`), so it works against the local stack and against AWS alike; and
-//! `ASSETS_EVENTS_QUEUE` (local stack only; [`events::queue_name`]).
+//! `ASSETS_EVENTS_QUEUE` and `CORS_ALLOW_ORIGIN` (local stack only; [`events::queue_name`],
+//! [`cors::allowed_origins`]).
 
+mod cors;
 mod events;
 
 use std::process::ExitCode;
@@ -70,6 +73,13 @@ async fn run(args: &[&str]) -> Result<(), String> {
                     events::STAGING_PREFIX,
                     queues.queue,
                     queues.dead_letters
+                );
+                let origins = cors::allowed_origins();
+                cors::ensure_bucket_cors(&storage.s3, &config.bucket_name, &origins).await?;
+                println!(
+                    "browsers may upload to bucket {} from origins {}",
+                    config.bucket_name,
+                    origins.join(", ")
                 );
             }
             Ok(())

@@ -224,3 +224,64 @@ async fn setup_routes_staging_events_to_a_queue() {
         .unwrap();
     assert!(dead.messages.unwrap_or_default().is_empty());
 }
+
+/// `setup` on a local stack puts the bucket CORS rule of the template (the methods and headers of
+/// `BROWSER_UPLOAD_CORS`, `ETag` exposed) for the origins of `CORS_ALLOW_ORIGIN`, `*` without it;
+/// running it again replaces the rule, never adds one.
+#[tokio::test]
+async fn setup_lets_browsers_upload_to_the_bucket() {
+    use asset_service::storage::s3_presign::BROWSER_UPLOAD_CORS;
+    let Some(endpoint) = endpoint() else {
+        return;
+    };
+    let bucket = format!("admin-cors-{}", std::process::id());
+    let setup = |origins: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_asset-admin"));
+        command
+            .arg("setup")
+            .env("ASSETS_TABLE", &bucket)
+            .env("ASSETS_BUCKET", &bucket)
+            .env_remove("ASSETS_EVENTS_QUEUE")
+            .env_remove("CORS_ALLOW_ORIGIN");
+        if let Some(origins) = origins {
+            command.env("CORS_ALLOW_ORIGIN", origins);
+        }
+        stdout(&command.output().expect("asset-admin runs"))
+    };
+    let (s3, _) = local_clients(&endpoint).await;
+    let rules = || async {
+        s3.get_bucket_cors()
+            .bucket(&bucket)
+            .send()
+            .await
+            .unwrap()
+            .cors_rules
+            .unwrap_or_default()
+    };
+
+    let said = setup(None);
+    assert!(
+        said.contains(&format!(
+            "browsers may upload to bucket {bucket} from origins *"
+        )),
+        "{said}"
+    );
+    let [rule] = &rules().await[..] else {
+        panic!("one CORS rule");
+    };
+    assert_eq!(rule.allowed_origins(), ["*"]);
+    assert_eq!(rule.allowed_methods(), BROWSER_UPLOAD_CORS.allowed_methods);
+    assert_eq!(rule.allowed_headers(), BROWSER_UPLOAD_CORS.allowed_headers);
+    assert_eq!(rule.expose_headers(), BROWSER_UPLOAD_CORS.exposed_headers);
+    assert!(rule.expose_headers().contains(&"ETag".to_owned()));
+    assert_eq!(rule.max_age_seconds(), Some(600));
+
+    setup(Some("http://127.0.0.1:5173, http://localhost:5173"));
+    let [rule] = &rules().await[..] else {
+        panic!("still one CORS rule");
+    };
+    assert_eq!(
+        rule.allowed_origins(),
+        ["http://127.0.0.1:5173", "http://localhost:5173"]
+    );
+}
