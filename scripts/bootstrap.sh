@@ -3,7 +3,8 @@
 # moto's server and cargo-lambda (with its bundled zig) from PyPI into ./.venv, and the real HTTP
 # clients the upload tests drive (Chromium and Node from Debian, form-data from npm), build tools
 # (cmake, nasm), libheif's heif-convert (reference decoder of the HEIC/AVIF tests), libjxl's
-# cjxl/djxl (they make and check the JPEG XL test files) and ffmpeg (makes the test videos).
+# cjxl/djxl (they make and check the JPEG XL test files), ffmpeg (makes the test videos) and jq
+# (the README's direct-upload commands read JSON with it).
 # Safe to run again: it only reinstalls when scripts/requirements-dev.txt changed.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -26,6 +27,8 @@ command -v cjxl >/dev/null || apt_missing+=(libjxl-tools)
 # ffmpeg makes the H.264/MP4 and VP8/WebM videos the video e2e test uploads and Chromium plays.
 command -v ffmpeg >/dev/null || apt_missing+=(ffmpeg)
 command -v chromium >/dev/null || apt_missing+=(chromium)
+# jq reads the JSON answers in the README's direct-upload sequence (start, parts, complete).
+command -v jq >/dev/null || apt_missing+=(jq)
 command -v node >/dev/null || apt_missing+=(nodejs)
 command -v npm >/dev/null || apt_missing+=(npm)
 if ((${#apt_missing[@]})); then

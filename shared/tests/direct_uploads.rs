@@ -16,7 +16,9 @@ use asset_service::domain::{
 use asset_service::storage::{
     BlobStore, Claim, MultipartCompletion, StagingArea, Transition, UploadRepo, UploadedPart,
 };
-use asset_service::{complete_upload, mint_upload_token, part_url, start_upload, upload_status};
+use asset_service::{
+    abort_upload, complete_upload, mint_upload_token, part_url, start_upload, upload_status,
+};
 use lambda_http::RequestExt;
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
@@ -645,4 +647,150 @@ async fn uppy_uploads_with_a_token_on_real_storage() {
     assert_eq!(status["status"], "ready", "{status}");
     assert_eq!(status["asset"]["name"], "note.pdf");
     assert_eq!(status["asset"]["sha256"], sha256_hex(&small));
+}
+
+/// An abandoned upload, at the level where its expiry can be reached in a test: an app whose
+/// `PENDING_UPLOAD_TTL_SECONDS` is one second (the environment allows no less than the URLs'
+/// 60 s), on the real adapters. Started in parts, one part sent, never completed: once its
+/// record's `expiresAt` has passed, every route answers the 404 of an unknown upload and no
+/// finalize makes an asset of it. On AWS, DynamoDB's TTL then deletes the record and the bucket's
+/// lifecycle rules its parts (`e2e_direct_uploads.rs` reads those rules back); moto runs neither.
+#[tokio::test]
+async fn an_abandoned_upload_expires_for_every_route_and_never_becomes_an_asset() {
+    let Some((mut config, storage)) = support::provisioned("expiry").await else {
+        return;
+    };
+    config.pending_upload_ttl = Duration::from_secs(1);
+    let app = App::new(
+        config.clone(),
+        storage.blobs.clone(),
+        storage.table.clone(),
+        storage.table.clone(),
+        storage.blobs.clone(),
+        storage.table.clone(),
+    );
+    let (secret, _) =
+        asset_service::auth::issue_key(storage.table.as_ref(), CompanyId::parse("acme").unwrap())
+            .await
+            .unwrap();
+    let key = secret.expose();
+    let uploads = "https://assets.test/api/v1/partner/asset/uploads/private";
+    let size = MIN_PART_BYTES as usize + 1024;
+    let started = start_upload(
+        &app,
+        api(
+            "POST",
+            uploads,
+            key,
+            Some(json!({"name": "abandoned.bin", "size": size, "multipart": true})),
+        ),
+    )
+    .await;
+    assert_eq!(started.status(), 201);
+    let started = json_of(&started);
+    let id = UploadId::parse(started["uploadId"].as_str().unwrap()).unwrap();
+    let record = UploadRepo::find(storage.table.as_ref(), &id)
+        .await
+        .unwrap()
+        .unwrap();
+    // expiresAt = start + PENDING_UPLOAD_TTL_SECONDS, in the answer (ms) and the record (s).
+    assert_eq!(record.expires_at_s, record.created_ms / 1000 + 1);
+    assert_eq!(started["expiresAt"], record.expires_at_s * 1000);
+
+    // One part sent, as a client that gives up after it.
+    let part = part_url(
+        &app,
+        api("GET", &format!("{uploads}/{id}/parts/1"), key, None),
+    )
+    .await;
+    assert_eq!(part.status(), 200);
+    let part = json_of(&part);
+    let sent = reqwest::Client::new()
+        .put(part["url"].as_str().unwrap())
+        .body(vec![7u8; started["partSize"].as_u64().unwrap() as usize])
+        .send()
+        .await
+        .unwrap();
+    assert!(sent.status().is_success());
+    let etag = sent.headers()["etag"].to_str().unwrap().to_owned();
+    let status = upload_status(&app, api("GET", &format!("{uploads}/{id}"), key, None)).await;
+    assert_eq!(status.status(), 200, "still pending before it expires");
+
+    // Wait for the record's second to pass (expired means expiresAt < now, in whole seconds).
+    for _ in 0..50 {
+        if asset_service::auth::now_ms() / 1000 > record.expires_at_s {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let unknown = UploadId::generate();
+    let parts = json!({"parts": [{"partNumber": 1, "etag": etag}]});
+    for upload_id in [id.as_str(), unknown.as_str()] {
+        let status = upload_status(
+            &app,
+            api("GET", &format!("{uploads}/{upload_id}"), key, None),
+        )
+        .await;
+        let part = part_url(
+            &app,
+            api("GET", &format!("{uploads}/{upload_id}/parts/2"), key, None),
+        )
+        .await;
+        let complete = complete_upload(
+            &app,
+            api(
+                "POST",
+                &format!("{uploads}/{upload_id}/complete"),
+                key,
+                Some(parts.clone()),
+            ),
+        )
+        .await;
+        let abort = abort_upload(
+            &app,
+            api("DELETE", &format!("{uploads}/{upload_id}"), key, None),
+        )
+        .await;
+        for (route, response) in [
+            ("status", status),
+            ("parts", part),
+            ("complete", complete),
+            ("abort", abort),
+        ] {
+            assert_eq!(response.status(), 404, "{route} of {upload_id}");
+            assert_eq!(json_of(&response)["error"]["code"], "not_found", "{route}");
+        }
+    }
+    // The bucket's event for its key (had the client completed the parts itself) makes nothing.
+    let event: asset_service::ObjectCreatedEvent = serde_json::from_value(json!({
+        "detail": {"bucket": {"name": config.bucket_name},
+                   "object": {"key": format!("staging/acme/{id}")}}
+    }))
+    .unwrap();
+    asset_service::finalize_staged_object(&app, event)
+        .await
+        .unwrap();
+    assert_eq!(
+        asset_service::storage::AssetRepo::find(storage.table.as_ref(), &record.asset_key)
+            .await
+            .unwrap(),
+        None
+    );
+    let stored: Vec<String> = support::object_keys(&storage, &config.bucket_name).await;
+    assert!(stored.is_empty(), "{stored:?}");
+    // Its part is left to the bucket's AbortIncompleteMultipartUpload rule.
+    let open = storage
+        .s3
+        .list_multipart_uploads()
+        .bucket(&config.bucket_name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        open.uploads()
+            .iter()
+            .filter_map(|u| u.key())
+            .collect::<Vec<_>>(),
+        [format!("staging/acme/{id}")]
+    );
 }

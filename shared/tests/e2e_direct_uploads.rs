@@ -492,3 +492,139 @@ async fn uppy_with_an_upload_token_over_http() {
         .unwrap();
     assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// An abandoned upload on the stack `asset-admin setup` made: started in parts, one part sent,
+/// never completed. The bucket's lifecycle configuration, read back from moto, is the template's
+/// (`storage::s3::LIFECYCLE_RULES`) and covers its staging key twice over (its parts are aborted
+/// after a day, an object there expires after a day), and its record expires with it (`expiresAt`
+/// = start + `PENDING_UPLOAD_TTL_SECONDS`, DynamoDB's TTL attribute). moto runs neither rule nor
+/// TTL; what the routes answer once it has expired: `direct_uploads.rs`.
+#[tokio::test]
+async fn an_abandoned_upload_is_covered_by_the_bucket_lifecycle_and_the_record_ttl() {
+    let Some(stack) = stack().await else {
+        return;
+    };
+    let config = asset_service::config::Config::from_env().unwrap();
+    let size = asset_service::domain::MIN_PART_BYTES + 1;
+    let before_s = asset_service::auth::now_ms() / 1000;
+    let started = stack
+        .start(json!({"name": "abandoned.bin", "size": size, "multipart": true}))
+        .await;
+    let after_s = asset_service::auth::now_ms() / 1000;
+    let id = started["uploadId"].as_str().unwrap();
+    let staging_key = format!("staging/e2e-direct-acme/{id}");
+    let (status, part) = stack
+        .call(
+            "GET",
+            &format!("{}/1", started["partsUrl"].as_str().unwrap()),
+            &stack.acme,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{part}");
+    stack
+        .put(
+            &part,
+            vec![0u8; started["partSize"].as_u64().unwrap() as usize],
+        )
+        .await;
+
+    // The lifecycle rules, as the SDK reads them back.
+    let lifecycle = stack
+        .storage
+        .s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(&stack.bucket)
+        .send()
+        .await
+        .expect("asset-admin setup puts the template's lifecycle rules");
+    // (id, prefix, expiration days, days before unfinished parts are aborted)
+    type Rule = (String, String, Option<i32>, Option<i32>);
+    let read: Vec<Rule> = lifecycle
+        .rules()
+        .iter()
+        .map(|rule| {
+            assert_eq!(rule.status().as_str(), "Enabled");
+            (
+                rule.id().unwrap_or_default().to_owned(),
+                rule.filter()
+                    .and_then(|f| f.prefix())
+                    .unwrap_or_default()
+                    .to_owned(),
+                rule.expiration().and_then(|e| e.days()),
+                rule.abort_incomplete_multipart_upload()
+                    .and_then(|a| a.days_after_initiation()),
+            )
+        })
+        .collect();
+    let expected: Vec<Rule> = asset_service::storage::s3::LIFECYCLE_RULES
+        .iter()
+        .map(|rule| {
+            (
+                rule.id.to_owned(),
+                rule.prefix.unwrap_or_default().to_owned(),
+                rule.expiration_days,
+                rule.abort_incomplete_multipart_days,
+            )
+        })
+        .collect();
+    assert_eq!(read, expected);
+    let covering = |pick: fn(&Rule) -> Option<i32>| {
+        read.iter()
+            .filter(|rule| staging_key.starts_with(&rule.1))
+            .find_map(pick)
+    };
+    assert_eq!(covering(|rule| rule.3), Some(1), "its parts are aborted");
+    assert_eq!(covering(|rule| rule.2), Some(1), "a staged object expires");
+    // What the abort rule will act on: the open multipart upload at its key.
+    let open = stack
+        .storage
+        .s3
+        .list_multipart_uploads()
+        .bucket(&stack.bucket)
+        .prefix(&staging_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(open.uploads().len(), 1);
+
+    // The record's TTL: start + PENDING_UPLOAD_TTL_SECONDS (the answer's expiresAt, in ms).
+    let ttl = config.pending_upload_ttl.as_secs() as i64;
+    let expires_ms = started["expiresAt"].as_i64().unwrap();
+    assert!(
+        (before_s + ttl) * 1000 <= expires_ms && expires_ms <= (after_s + ttl) * 1000,
+        "{expires_ms} is not start + {ttl} s"
+    );
+    let item = stack
+        .storage
+        .dynamo
+        .get_item()
+        .table_name(&config.table_name)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("UPLOAD#{id}")),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(
+        item[asset_service::storage::dynamo::TTL_ATTRIBUTE]
+            .as_n()
+            .unwrap(),
+        &(expires_ms / 1000).to_string()
+    );
+    let (status, pending) = stack
+        .call(
+            "GET",
+            started["statusUrl"].as_str().unwrap(),
+            &stack.acme,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, &pending["status"]),
+        (StatusCode::OK, &json!("pending"))
+    );
+}

@@ -1,28 +1,95 @@
-//! Every sample event in `events/` parses as the API Gateway HTTP API v2 event it claims to be and
-//! is answered by its function's handler (storage in memory; the key placeholder swapped for a key).
+//! Every sample event in `events/` parses as the event its function receives (API Gateway HTTP API
+//! v2, or for `upload-finalize` EventBridge's `Object Created` and an S3 notification's `Records`)
+//! and is answered by its function's handler (storage in memory; the key placeholder swapped for a
+//! key). A file in `events/` that no test here runs fails the suite.
 
 use std::sync::Arc;
 
 use asset_service::auth::issue_key;
 use asset_service::config::Config;
-use asset_service::domain::CompanyId;
+use asset_service::domain::{AssetKey, CompanyId, PendingUpload, Transfer, UploadId, UploadState};
+use asset_service::storage::StagingArea;
 use asset_service::storage::memory::{
     MemoryApiKeyRepo, MemoryAssetRepo, MemoryBlobStore, MemoryUploadRepo,
 };
-use asset_service::{App, Visibility, get_asset, upload};
+use asset_service::{
+    App, ObjectCreatedEvent, Visibility, abort_upload, complete_upload, finalize_staged_object,
+    get_asset, part_url, start_upload, upload, upload_status,
+};
 use lambda_http::http::HeaderValue;
 use lambda_http::{Request, RequestExt};
 
-fn event(name: &str) -> Request {
+/// Every file in `events/`, each run by a test below.
+const SAMPLES: [&str; 11] = [
+    "get-asset.json",
+    "get-asset-handle-error.json",
+    "upload-private.json",
+    "upload-public.json",
+    "upload-start.json",
+    "upload-part.json",
+    "upload-status.json",
+    "upload-complete.json",
+    "upload-abort.json",
+    "upload-finalize-eventbridge.json",
+    "upload-finalize-s3-notification.json",
+];
+
+/// The upload the direct-upload samples name (their path's `{uploadId}` and staging key).
+const SAMPLE_UPLOAD_ID: &str = "ZXZlbnRzYW1wbGV1cGxvYWQx";
+
+/// The bucket the `upload-finalize` samples name.
+const SAMPLE_BUCKET: &str = "assets-bucket";
+
+fn sample_text(name: &str) -> String {
     let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn event(name: &str) -> Request {
+    lambda_http::request::from_str(&sample_text(name))
+        .unwrap_or_else(|e| panic!("events/{name}: {e}"))
+}
+
+/// An API Gateway event with the key placeholder replaced by `key`.
+fn keyed_event(name: &str, key: &str) -> Request {
+    let mut request = event(name);
+    assert!(
+        request.request_context_ref().is_some(),
+        "{name} is an API Gateway event"
+    );
+    assert!(
+        request.headers().contains_key("x-api-key"),
+        "{name} carries the key placeholder"
+    );
+    request
+        .headers_mut()
+        .insert("x-api-key", HeaderValue::from_str(key).unwrap());
+    request
+}
+
+#[test]
+fn every_sample_event_is_run_by_a_test() {
+    let dir = format!("{}/../events", env!("CARGO_MANIFEST_DIR"));
+    let mut found: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    found.sort();
+    let mut known: Vec<String> = SAMPLES.iter().map(|s| s.to_string()).collect();
+    known.sort();
+    assert_eq!(found, known, "add a new sample to SAMPLES and to a test");
 }
 
 async fn app() -> (App, String) {
+    let (app, key, _) = app_with_storage().await;
+    (app, key)
+}
+
+/// The app on memory storage (bucket [`SAMPLE_BUCKET`]), acme's key, and the bucket.
+async fn app_with_storage() -> (App, String, Arc<MemoryBlobStore>) {
     let config = Config::from_lookup(|name| match name {
         "ASSETS_TABLE" => Some("t".into()),
-        "ASSETS_BUCKET" => Some("b".into()),
+        "ASSETS_BUCKET" => Some(SAMPLE_BUCKET.into()),
         _ => None,
     })
     .unwrap();
@@ -30,15 +97,112 @@ async fn app() -> (App, String) {
     let (secret, _) = issue_key(keys.as_ref(), CompanyId::parse("acme").unwrap())
         .await
         .unwrap();
+    let blobs = Arc::new(MemoryBlobStore::default());
     let app = App::new(
         config,
-        Arc::new(MemoryBlobStore::default()),
+        blobs.clone(),
         Arc::new(MemoryAssetRepo::default()),
         keys,
-        Arc::new(MemoryBlobStore::default()),
+        blobs.clone(),
         Arc::new(MemoryUploadRepo::default()),
     );
-    (app, secret.expose().to_owned())
+    (app, secret.expose().to_owned(), blobs)
+}
+
+/// acme's pending upload named by the samples, as `upload-start` records it.
+fn sample_upload(transfer: Transfer, size: u64) -> PendingUpload {
+    let now_ms = 1_795_813_200_000_i64;
+    PendingUpload {
+        id: UploadId::parse(SAMPLE_UPLOAD_ID).expect("the samples' upload id is well formed"),
+        company_id: CompanyId::parse("acme").unwrap(),
+        visibility: Visibility::Private,
+        name: "Q3 report.pdf".into(),
+        declared_type: None,
+        declared_size: Some(size),
+        declared_sha256: None,
+        max_bytes: 5 << 30,
+        token_id: None,
+        asset_key: AssetKey::generate(),
+        transfer,
+        state: UploadState::Pending,
+        created_ms: now_ms,
+        // Far ahead: the samples' upload must not expire while the suite runs.
+        expires_at_s: i64::from(i32::MAX),
+    }
+}
+
+fn json_of(response: &lambda_http::Response<lambda_http::Body>) -> serde_json::Value {
+    serde_json::from_slice(response.body().as_ref()).unwrap()
+}
+
+#[tokio::test]
+async fn direct_upload_events_reach_their_handlers() {
+    let (app, key, blobs) = app_with_storage().await;
+
+    let response = start_upload(&app, keyed_event("upload-start.json", &key)).await;
+    assert_eq!(response.status(), 201, "upload-start.json");
+    let started = json_of(&response);
+    assert_eq!(started["status"], "pending");
+    assert!(
+        started["partsUrl"].as_str().unwrap().starts_with(
+            "https://abc123.execute-api.us-east-1.amazonaws.com/api/v1/partner/asset/uploads/private/"
+        ),
+        "{started}"
+    );
+
+    // The upload the other samples name: in parts, nothing sent yet.
+    let staging_key = format!("staging/acme/{SAMPLE_UPLOAD_ID}");
+    let s3_upload_id = blobs.create_multipart(&staging_key).await.unwrap();
+    let upload = sample_upload(Transfer::Multipart { s3_upload_id }, 71_680_000);
+    app.uploads.insert(&upload).await.unwrap();
+
+    let response = part_url(&app, keyed_event("upload-part.json", &key)).await;
+    assert_eq!(response.status(), 200, "upload-part.json");
+    assert_eq!(json_of(&response)["method"], "PUT");
+
+    let response = upload_status(&app, keyed_event("upload-status.json", &key)).await;
+    assert_eq!(response.status(), 200, "upload-status.json");
+    assert_eq!(json_of(&response)["status"], "pending");
+
+    // Its part 1 was never sent, so S3 holds nothing under the sample's ETag.
+    let response = complete_upload(&app, keyed_event("upload-complete.json", &key)).await;
+    assert_eq!(response.status(), 409, "upload-complete.json");
+    assert_eq!(json_of(&response)["error"]["code"], "invalid_parts");
+
+    let response = abort_upload(&app, keyed_event("upload-abort.json", &key)).await;
+    assert_eq!(response.status(), 200, "upload-abort.json");
+    assert_eq!(json_of(&response)["status"], "aborted");
+    let response = upload_status(&app, keyed_event("upload-status.json", &key)).await;
+    assert_eq!(response.status(), 404, "aborted, it is gone");
+}
+
+#[tokio::test]
+async fn finalize_events_make_the_staged_upload_an_asset() {
+    let pdf = include_bytes!("fixtures/document.pdf");
+    for name in [
+        "upload-finalize-eventbridge.json",
+        "upload-finalize-s3-notification.json",
+    ] {
+        // What lambda_runtime does with the invocation's payload.
+        let event: ObjectCreatedEvent = serde_json::from_str(&sample_text(name))
+            .unwrap_or_else(|e| panic!("events/{name}: {e}"));
+        let (app, _, blobs) = app_with_storage().await;
+        let upload = sample_upload(Transfer::SingleRequest, pdf.len() as u64);
+        app.uploads.insert(&upload).await.unwrap();
+        blobs.client_put(&upload.staging_key(), pdf.to_vec());
+
+        finalize_staged_object(&app, event)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let asset = app.assets.find(&upload.asset_key).await.unwrap();
+        let asset = asset.unwrap_or_else(|| panic!("{name} made no asset"));
+        assert_eq!(asset.content_type, "application/pdf", "{name}");
+        assert_eq!(
+            app.uploads.find(&upload.id).await.unwrap().unwrap().state,
+            UploadState::Ready,
+            "{name}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -10,13 +10,17 @@ use std::sync::{Arc, Mutex};
 
 use asset_service::auth::issue_key;
 use asset_service::config::Config;
-use asset_service::domain::CompanyId;
+use asset_service::domain::{CompanyId, UploadId};
 use asset_service::storage::memory::{
     MemoryApiKeyRepo, MemoryAssetRepo, MemoryBlobStore, MemoryUploadRepo,
 };
-use asset_service::{App, Visibility, get_asset, upload};
+use asset_service::{
+    App, Visibility, abort_upload, complete_upload, get_asset, part_url, start_upload, upload,
+    upload_status,
+};
 use lambda_http::http::{HeaderName, HeaderValue};
 use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::json;
 
 const BOUNDARY: &str = "hostile-boundary";
 
@@ -680,6 +684,120 @@ async fn cross_tenant_matrix() {
             .unwrap()
             .contains("/companies/globex/")
     );
+}
+
+fn upload_api(method: &str, url: &str, key: &str, body: Option<serde_json::Value>) -> Request {
+    lambda_http::http::Request::builder()
+        .method(method)
+        .uri(url)
+        .header("x-api-key", key)
+        .body(body.map_or(Body::Empty, |b| Body::Text(b.to_string())))
+        .unwrap()
+}
+
+/// The direct-upload handler behind `method` and the path after the upload id.
+async fn direct_route(app: &App, method: &str, rest: &str, request: Request) -> Response<Body> {
+    match (method, rest) {
+        ("GET", "") => upload_status(app, request).await,
+        ("GET", _) => part_url(app, request).await,
+        ("POST", _) => complete_upload(app, request).await,
+        _ => abort_upload(app, request).await,
+    }
+}
+
+/// The direct-upload routes (status, part URLs, complete, abort): another company's key gets,
+/// byte for byte, the 404 of an upload that does not exist, and changes nothing: the upload stays
+/// pending with its parts, and its owner completes it afterwards.
+#[tokio::test]
+async fn cross_tenant_matrix_for_direct_uploads() {
+    let s = stack().await;
+    let uploads = "https://assets.test/api/v1/partner/asset/uploads/private";
+    let started = start_upload(
+        &s.app,
+        upload_api(
+            "POST",
+            uploads,
+            &s.acme,
+            Some(json!({"name": "q3.pdf", "size": support::PDF.len(), "multipart": true})),
+        ),
+    )
+    .await;
+    assert_eq!(started.status(), 201);
+    let started: serde_json::Value = serde_json::from_slice(started.body().as_ref()).unwrap();
+    let id = UploadId::parse(started["uploadId"].as_str().unwrap()).unwrap();
+    let part = part_url(
+        &s.app,
+        upload_api("GET", &format!("{uploads}/{id}/parts/1"), &s.acme, None),
+    )
+    .await;
+    assert_eq!(part.status(), 200);
+    let staging_key = format!("staging/acme/{id}");
+    let s3_upload_id = s.blobs.open_multipart_id(&staging_key).unwrap();
+    let etag = s
+        .blobs
+        .client_put_part(&s3_upload_id, 1, support::PDF.to_vec())
+        .unwrap();
+    let parts = json!({"parts": [{"partNumber": 1, "etag": etag}]});
+    let before = s.app.uploads.find(&id).await.unwrap().unwrap();
+
+    let unknown = UploadId::generate();
+    type Route = (&'static str, &'static str, Option<serde_json::Value>);
+    let routes: [Route; 5] = [
+        ("GET", "", None),
+        ("GET", "/parts/1", None),
+        ("GET", "/parts/2", None),
+        ("POST", "/complete", Some(parts.clone())),
+        ("DELETE", "", None),
+    ];
+    for (method, rest, body) in &routes {
+        let call = |upload: &UploadId, key: &str| {
+            upload_api(
+                method,
+                &format!("{uploads}/{upload}{rest}"),
+                key,
+                body.clone(),
+            )
+        };
+        let foreign = direct_route(&s.app, method, rest, call(&id, &s.globex)).await;
+        let missing = direct_route(&s.app, method, rest, call(&unknown, &s.globex)).await;
+        let missing_for_owner = direct_route(&s.app, method, rest, call(&unknown, &s.acme)).await;
+        assert_eq!(foreign.status(), 404, "{method} {rest}");
+        assert_eq!(
+            comparable(&foreign),
+            comparable(&missing),
+            "{method} {rest}: a foreign upload is an unknown one"
+        );
+        assert_eq!(comparable(&foreign), comparable(&missing_for_owner));
+    }
+
+    // Nothing changed: the same record, its parts still open, no asset, nothing stored.
+    assert_eq!(s.app.uploads.find(&id).await.unwrap().unwrap(), before);
+    assert_eq!(
+        s.blobs.open_multipart_id(&staging_key).as_deref(),
+        Some(s3_upload_id.as_str())
+    );
+    assert!(s.assets.is_empty());
+    let status = upload_status(
+        &s.app,
+        upload_api("GET", &format!("{uploads}/{id}"), &s.acme, None),
+    )
+    .await;
+    let status: serde_json::Value = serde_json::from_slice(status.body().as_ref()).unwrap();
+    assert_eq!(status["status"], "pending");
+    let done = complete_upload(
+        &s.app,
+        upload_api(
+            "POST",
+            &format!("{uploads}/{id}/complete"),
+            &s.acme,
+            Some(parts),
+        ),
+    )
+    .await;
+    assert_eq!(done.status(), 200);
+    let asset: serde_json::Value = serde_json::from_slice(done.body().as_ref()).unwrap();
+    assert_eq!(asset["companyId"], "acme");
+    assert_eq!(asset["contentType"], "application/pdf");
 }
 
 #[derive(Clone, Default)]

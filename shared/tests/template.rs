@@ -889,19 +889,50 @@ fn storage_is_private_encrypted_recoverable_and_retained() {
         "BucketOwnerEnforced"
     );
     assert!(!bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"].is_null());
-    let rules = as_list(&bucket["LifecycleConfiguration"]["Rules"]);
-    assert!(
-        rules
-            .iter()
-            .any(|r| r["Status"] == "Enabled" && !r["AbortIncompleteMultipartUpload"].is_null())
+    // The lifecycle rules are exactly the list `asset-admin setup` puts on a local bucket
+    // (`storage::s3::LIFECYCLE_RULES`): unfinished multipart uploads aborted, and direct uploads
+    // never finalized, whose staged bytes expire with their records.
+    // (Id, Prefix, ExpirationInDays, AbortIncompleteMultipartUpload's DaysAfterInitiation)
+    type Rule = (String, Option<String>, Option<i64>, Option<i64>);
+    let rules: Vec<Rule> = as_list(&bucket["LifecycleConfiguration"]["Rules"])
+        .into_iter()
+        .map(|r| {
+            assert_eq!(r["Status"], "Enabled", "{r:?}");
+            assert!(
+                r["Filter"].is_null(),
+                "Prefix, as LIFECYCLE_RULES says: {r:?}"
+            );
+            (
+                r["Id"].as_str().expect("every rule has an Id").to_owned(),
+                r["Prefix"].as_str().map(str::to_owned),
+                r["ExpirationInDays"].as_i64(),
+                r["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"].as_i64(),
+            )
+        })
+        .collect();
+    let shared: Vec<Rule> = asset_service::storage::s3::LIFECYCLE_RULES
+        .iter()
+        .map(|r| {
+            (
+                r.id.to_owned(),
+                r.prefix.map(str::to_owned),
+                r.expiration_days.map(i64::from),
+                r.abort_incomplete_multipart_days.map(i64::from),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rules, shared,
+        "template.yaml and asset-admin's lifecycle rules differ"
     );
+    assert!(shared.iter().any(
+        |r| r.1.as_deref() == Some(asset_service::domain::STAGING_PREFIX)
+            && r.2
+                == Some((asset_service::config::DEFAULT_PENDING_UPLOAD_TTL_SECS / 86_400) as i64)
+    ));
+    assert!(shared.iter().any(|r| r.1.is_none() && r.3.is_some()));
 
-    // Direct uploads never finalized: their staged bytes expire with their records, and the
-    // bucket announces new staged objects (to the finalize function's EventBridge rule).
-    assert!(rules.iter().any(|r| r["Status"] == "Enabled"
-        && r["Prefix"] == asset_service::domain::STAGING_PREFIX
-        && r["ExpirationInDays"].as_u64()
-            == Some(asset_service::config::DEFAULT_PENDING_UPLOAD_TTL_SECS / 86_400)));
+    // The bucket announces new staged objects (to the finalize function's EventBridge rule).
     assert_eq!(
         bucket["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"],
         true

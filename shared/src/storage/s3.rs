@@ -46,6 +46,37 @@ pub const IAM_ACTIONS: &[(&str, &str)] = &[
     ("copy_to", "s3:PutObject"),
 ];
 
+/// One rule of the bucket's lifecycle configuration: objects under `prefix` (the whole bucket when
+/// `None`) expire `expiration_days` after their creation; multipart uploads never completed are
+/// aborted, their parts removed, `abort_incomplete_multipart_days` after they began.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LifecycleRule {
+    pub id: &'static str,
+    pub prefix: Option<&'static str>,
+    pub expiration_days: Option<i32>,
+    pub abort_incomplete_multipart_days: Option<i32>,
+}
+
+/// The bucket's lifecycle rules: what removes abandoned direct uploads (README, "Uploading large
+/// files"). `template.yaml` sets them on AWS and `asset-admin setup` on a local bucket
+/// ([`S3BlobStore::ensure_lifecycle_rules`]); a test holds the template to this list. Staged bytes
+/// live as long as their upload's record (`PENDING_UPLOAD_TTL_SECONDS`' default, one day; S3
+/// counts lifecycle ages in whole days).
+pub const LIFECYCLE_RULES: [LifecycleRule; 2] = [
+    LifecycleRule {
+        id: "abort-incomplete-multipart-uploads",
+        prefix: None,
+        expiration_days: None,
+        abort_incomplete_multipart_days: Some(1),
+    },
+    LifecycleRule {
+        id: "expire-staged-uploads",
+        prefix: Some(crate::domain::STAGING_PREFIX),
+        expiration_days: Some((crate::config::DEFAULT_PENDING_UPLOAD_TTL_SECS / 86_400) as i32),
+        abort_incomplete_multipart_days: None,
+    },
+];
+
 pub struct S3BlobStore {
     client: Client,
     bucket: String,
@@ -92,6 +123,56 @@ impl S3BlobStore {
             }
             Err(err) => Err(unavailable(err)),
         }
+    }
+
+    /// Puts [`LIFECYCLE_RULES`] on the bucket, replacing its lifecycle configuration (local
+    /// stacks; on AWS the SAM template owns it). moto stores the rules and answers them back but
+    /// never runs them: nothing expires locally.
+    pub async fn ensure_lifecycle_rules(&self) -> Result<(), StorageError> {
+        use aws_sdk_s3::types::{
+            AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus,
+            LifecycleExpiration, LifecycleRule as SdkRule, LifecycleRuleFilter,
+        };
+
+        let rules = LIFECYCLE_RULES
+            .iter()
+            .map(|rule| {
+                SdkRule::builder()
+                    .id(rule.id)
+                    .status(ExpirationStatus::Enabled)
+                    // An empty prefix is the whole bucket (S3 API, LifecycleRuleFilter).
+                    .filter(
+                        LifecycleRuleFilter::builder()
+                            .prefix(rule.prefix.unwrap_or(""))
+                            .build(),
+                    )
+                    .set_expiration(
+                        rule.expiration_days
+                            .map(|days| LifecycleExpiration::builder().days(days).build()),
+                    )
+                    .set_abort_incomplete_multipart_upload(
+                        rule.abort_incomplete_multipart_days.map(|days| {
+                            AbortIncompleteMultipartUpload::builder()
+                                .days_after_initiation(days)
+                                .build()
+                        }),
+                    )
+                    .build()
+                    .map_err(|err| StorageError::Unavailable(err.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let configuration = BucketLifecycleConfiguration::builder()
+            .set_rules(Some(rules))
+            .build()
+            .map_err(|err| StorageError::Unavailable(err.to_string()))?;
+        self.client
+            .put_bucket_lifecycle_configuration()
+            .bucket(&self.bucket)
+            .lifecycle_configuration(configuration)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
     }
 }
 

@@ -1,9 +1,10 @@
 //! Operator command for the asset service.
 //!
 //! ```text
-//! asset-admin setup                 create the bucket and table if missing (local stacks); with
-//!                                   AWS_ENDPOINT_URL set, also the staging events queue (events.rs)
-//!                                   and the bucket's CORS rule for browsers (cors.rs)
+//! asset-admin setup                 create the bucket and table if missing (local stacks), put the
+//!                                   template's lifecycle rules on the bucket; with AWS_ENDPOINT_URL
+//!                                   set, also the staging events queue (events.rs) and the bucket's
+//!                                   CORS rule for browsers (cors.rs)
 //! asset-admin key create COMPANY    issue a key; the secret is printed once, on the last line
 //! asset-admin key list [COMPANY]    list keys (id, company, created, state); never secrets
 //! asset-admin key revoke KEY_ID     revoke a key by the id shown in `key list`
@@ -44,6 +45,25 @@ async fn main() -> ExitCode {
     }
 }
 
+/// The template's lifecycle rules on the bucket (`storage::s3::LIFECYCLE_RULES`, one list for
+/// both), so a local bucket reads back what a deployed one holds; only AWS runs them.
+async fn ensure_lifecycle_rules(storage: &AwsStorage) -> Result<(), String> {
+    storage
+        .blobs
+        .ensure_lifecycle_rules()
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "bucket lifecycle: {}",
+        asset_service::storage::s3::LIFECYCLE_RULES
+            .iter()
+            .map(|rule| rule.id)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}
+
 async fn run(args: &[&str]) -> Result<(), String> {
     let config = Config::from_env().map_err(|e| e.to_string())?;
     let storage = || AwsStorage::connect(&config);
@@ -64,6 +84,7 @@ async fn run(args: &[&str]) -> Result<(), String> {
                 "bucket {} and table {} are ready",
                 config.bucket_name, config.table_name
             );
+            ensure_lifecycle_rules(&storage).await?;
             // Only a local stack: on AWS the template's notification invokes finalize itself.
             if let Some(endpoint) = &config.aws_endpoint_url {
                 let queues =

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! rendition-bench [--iterations N] [--rounds R] [--sharp-bench bench.mjs --sharp-out DIR] PHOTO...
+//! rendition-bench --finalize [--s3] [--iterations N] [--rounds R] PHOTO...
 //! rendition-bench --make-tiff SOURCE.png DEST.tiff
 //! rendition-bench --write-fuzz-seeds DIR
 //! ```
@@ -15,6 +16,9 @@
 //! pipeline runs on one thread, as in a Lambda function. Quality is the PSNR of each rendition
 //! against a reference made by resizing the full-resolution decode straight to the rendition's
 //! size with Lanczos3 (no shrink-on-load, no cascade); sharp's outputs are scored the same way.
+//!
+//! `--finalize` measures a direct upload's finalize (`finalize.rs`) the same way, alternating with
+//! the renditions alone of the same photo, the part of it this bench already knows.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -27,6 +31,7 @@ use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{PixelType, ResizeOptions, Resizer};
 use serde_json::{Value, json};
 
+mod finalize;
 mod seeds;
 
 struct Args {
@@ -37,6 +42,8 @@ struct Args {
     sharp_out: Option<String>,
     fuzz_seeds: Option<String>,
     make_tiff: Option<(String, String)>,
+    finalize: bool,
+    storage: finalize::Storage,
     photos: Vec<String>,
 }
 
@@ -49,6 +56,8 @@ fn parse_args() -> Args {
         sharp_out: None,
         fuzz_seeds: None,
         make_tiff: None,
+        finalize: false,
+        storage: finalize::Storage::Memory,
         photos: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -62,6 +71,8 @@ fn parse_args() -> Args {
             "--sharp-out" => args.sharp_out = Some(value()),
             "--write-fuzz-seeds" => args.fuzz_seeds = Some(value()),
             "--make-tiff" => args.make_tiff = Some((value(), value())),
+            "--finalize" => args.finalize = true,
+            "--s3" => args.storage = finalize::Storage::S3,
             _ => args.photos.push(arg),
         }
     }
@@ -107,6 +118,21 @@ fn peak_rss_mib() -> f64 {
 fn median(mut samples: Vec<f64>) -> f64 {
     samples.sort_by(f64::total_cmp);
     samples[samples.len() / 2]
+}
+
+/// Child mode: time one photo's finalize and print one JSON line.
+fn measure_one_finalize(path: &str, iterations: usize, storage: finalize::Storage) {
+    let before = peak_rss_mib();
+    let (median_ms, min_ms) = finalize::measure(path, iterations, storage);
+    println!(
+        "{}",
+        json!({
+            "median_ms": median_ms,
+            "min_ms": min_ms,
+            "peak_rss_mib": peak_rss_mib(),
+            "rss_before_mib": before,
+        })
+    );
 }
 
 /// Child mode: time one photo and print one JSON line.
@@ -349,6 +375,55 @@ impl std::fmt::Display for Spread {
     }
 }
 
+/// `--finalize`: per photo, the finalize of its direct upload and its renditions alone,
+/// alternating round after round, each in its own child process.
+fn finalize_table(args: &Args, me: &Path, iterations: &str) {
+    let storage = match args.storage {
+        finalize::Storage::Memory => "in-memory storage",
+        finalize::Storage::S3 => "S3 adapters against AWS_ENDPOINT_URL",
+    };
+    println!(
+        "finalize (the complete call, {storage}) and renditions alone, one photo per child \
+         process; each figure is the median of {} rounds (min..max), each round the median of {} \
+         runs after a warm-up; peak memory is the child's VmHWM",
+        args.rounds, args.iterations
+    );
+    println!(
+        "{:<18} {:>22} {:>22} {:>22} {:>22}",
+        "photo", "finalize ms", "renditions ms", "finalize - renditions", "peak MiB fin./rend."
+    );
+    let mut finalize_args = vec!["--finalize", "--iterations", iterations, "--one"];
+    if args.storage == finalize::Storage::S3 {
+        finalize_args.insert(0, "--s3");
+    }
+    for photo in &args.photos {
+        let (mut finalized, mut rendered, mut extra) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut finalize_mib, mut render_mib) = (0f64, 0f64);
+        for _ in 0..args.rounds {
+            let mut with_photo = finalize_args.clone();
+            with_photo.push(photo);
+            let run = child(me, &with_photo);
+            let finalize_ms = run["median_ms"].as_f64().unwrap_or(f64::NAN);
+            finalize_mib = finalize_mib.max(run["peak_rss_mib"].as_f64().unwrap_or(f64::NAN));
+            let run = child(me, &["--one", photo, "--iterations", iterations]);
+            let render_ms = run["median_ms"].as_f64().unwrap_or(f64::NAN);
+            render_mib = render_mib.max(run["peak_rss_mib"].as_f64().unwrap_or(f64::NAN));
+            finalized.push(finalize_ms);
+            rendered.push(render_ms);
+            extra.push(finalize_ms - render_ms);
+        }
+        let name = Path::new(photo).file_name().unwrap().to_string_lossy();
+        println!(
+            "{:<18} {:>22} {:>22} {:>22} {:>22}",
+            name,
+            Spread::of(&finalized).to_string(),
+            Spread::of(&rendered).to_string(),
+            Spread::of(&extra).to_string(),
+            format!("{finalize_mib:.0}/{render_mib:.0}"),
+        );
+    }
+}
+
 fn main() {
     // As the upload functions do.
     renditions::keep_freed_memory();
@@ -362,7 +437,11 @@ fn main() {
         return;
     }
     if let Some(photo) = &args.one {
-        measure_one(photo, args.iterations);
+        if args.finalize {
+            measure_one_finalize(photo, args.iterations, args.storage);
+        } else {
+            measure_one(photo, args.iterations);
+        }
         return;
     }
     assert!(
@@ -372,6 +451,10 @@ fn main() {
     let me = std::env::current_exe().unwrap();
     let node = Path::new("node");
     let iterations = args.iterations.to_string();
+    if args.finalize {
+        finalize_table(&args, &me, &iterations);
+        return;
+    }
     println!(
         "renditions per photo: largeX2/large/medium/thumb = {:?} px, one thread; each figure is the \
          median of {} rounds (min..max), each round the median of {} runs; ours and sharp alternate",
