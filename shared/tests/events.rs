@@ -14,13 +14,13 @@ use asset_service::storage::memory::{
 };
 use asset_service::{
     App, ObjectCreatedEvent, Visibility, abort_upload, complete_upload, finalize_staged_object,
-    get_asset, part_url, start_upload, upload, upload_status,
+    get_asset, mint_upload_token, part_url, start_upload, upload, upload_status,
 };
 use lambda_http::http::HeaderValue;
 use lambda_http::{Request, RequestExt};
 
 /// Every file in `events/`, each run by a test below.
-const SAMPLES: [&str; 11] = [
+const SAMPLES: [&str; 12] = [
     "get-asset.json",
     "get-asset-handle-error.json",
     "upload-private.json",
@@ -30,6 +30,7 @@ const SAMPLES: [&str; 11] = [
     "upload-status.json",
     "upload-complete.json",
     "upload-abort.json",
+    "upload-token.json",
     "upload-finalize-eventbridge.json",
     "upload-finalize-s3-notification.json",
 ];
@@ -251,4 +252,15 @@ async fn get_events_reach_the_handler() {
     let response = get_asset(&app, event("get-asset-handle-error.json")).await;
     assert_eq!(response.status(), 404);
     assert_eq!(response.headers()["content-type"], "image/png");
+}
+
+#[tokio::test]
+async fn the_token_event_mints_a_token_its_visibility_and_cap() {
+    let (app, key, _) = app_with_storage().await;
+    let response = mint_upload_token(&app, keyed_event("upload-token.json", &key)).await;
+    assert_eq!(response.status(), 201, "upload-token.json");
+    let minted = json_of(&response);
+    assert!(minted["token"].as_str().unwrap().starts_with("ut_"));
+    assert_eq!(minted["visibility"], "public");
+    assert_eq!(minted["maxBytes"], 104_857_600);
 }
