@@ -241,8 +241,14 @@ async fn the_bucket_event_finalizes_an_upload_nobody_completes_and_refusals_leav
     };
     assert_eq!(stack.read_back(&ready["asset"]).await, support::PDF);
 
-    // A size lie and an HTML page disguised as an image: refused, their bytes removed.
+    // A size lie, an HTML page disguised as an image, and an image over the pixel limit (a PNG
+    // header claiming 100,000 x 100,000, a decompression bomb): refused, their bytes removed.
     let html = b"<!DOCTYPE html><html><script>alert(1)</script></html>".to_vec();
+    let mut bomb = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    bomb.extend_from_slice(&100_000u32.to_be_bytes());
+    bomb.extend_from_slice(&100_000u32.to_be_bytes());
+    bomb.extend_from_slice(b"\x08\x02\0\0\0\0\0\0\0\0\0\0\0IDAT");
+    bomb.extend(std::iter::repeat_n(0u8, 512));
     for (announced, sent, status, code) in [
         (
             json!({"name": "a.pdf", "size": support::PDF.len() + 1}),
@@ -255,6 +261,12 @@ async fn the_bucket_event_finalizes_an_upload_nobody_completes_and_refusals_leav
             html.clone(),
             415,
             "unsupported_media_type",
+        ),
+        (
+            json!({"name": "bomb.png", "size": bomb.len()}),
+            bomb.clone(),
+            422,
+            "image_too_large",
         ),
     ] {
         let started = stack.start(announced).await;
