@@ -14,6 +14,7 @@ WATCH_PORT="${WATCH_PORT:-9000}"
 export ASSETS_TABLE="${ASSETS_TABLE:-assets-local}"
 export ASSETS_BUCKET="${ASSETS_BUCKET:-assets-local}"
 export ASSETS_EVENTS_QUEUE="${ASSETS_EVENTS_QUEUE:-assets-local-events}"
+export SIGNING_SECRET_ID="${SIGNING_SECRET_ID:-assets-local-signing}"
 export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://127.0.0.1:$WATCH_PORT}"
 export LOG_LEVEL="${LOG_LEVEL:-info}"
 

@@ -32,6 +32,7 @@ local_aws_env "$AWS_PORT"
 export ASSETS_TABLE="assets-e2e"
 export ASSETS_BUCKET="assets-e2e"
 export ASSETS_EVENTS_QUEUE="assets-e2e-events"
+export SIGNING_SECRET_ID="assets-e2e-signing"
 export PUBLIC_BASE_URL="http://127.0.0.1:$WATCH_PORT"
 # The production upload limit; an inline limit just under it, so a 4 MB original is answered inline
 # through the emulator (shared/tests/e2e_watch.rs) and a generated document above it is redirected.

@@ -9,9 +9,13 @@ use aws_config::timeout::TimeoutConfig;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 use crate::config::{Config, ConfigError};
+use crate::storage::cloudfront::CloudFrontInvalidator;
 use crate::storage::dynamo::DynamoTable;
 use crate::storage::s3::S3BlobStore;
-use crate::storage::{ApiKeyRepo, AssetRepo, BlobStore, StagingArea, UploadRepo};
+use crate::storage::secrets::{NoSigningKeys, SecretsManagerKeys};
+use crate::storage::{
+    ApiKeyRepo, AssetRepo, BlobStore, CdnInvalidator, SigningKeyStore, StagingArea, UploadRepo,
+};
 
 pub struct App {
     pub config: Config,
@@ -21,6 +25,10 @@ pub struct App {
     /// Direct uploads: the bucket's staging area and the started uploads.
     pub staging: Arc<dyn StagingArea>,
     pub uploads: Arc<dyn UploadRepo>,
+    /// The secrets of signed URLs and list cursors ([`NoSigningKeys`] until set).
+    pub signing: Arc<dyn SigningKeyStore>,
+    /// The CDN in front of the GET path, when there is one.
+    pub cdn: Option<Arc<dyn CdnInvalidator>>,
 }
 
 /// The AWS-backed adapters, exposed for the admin command and storage tests.
@@ -31,6 +39,10 @@ pub struct AwsStorage {
     /// The raw clients, for tooling and tests that inspect storage directly.
     pub s3: aws_sdk_s3::Client,
     pub dynamo: aws_sdk_dynamodb::Client,
+    /// Present when `SIGNING_SECRET_ID` is set.
+    pub signing: Option<Arc<SecretsManagerKeys>>,
+    /// Present when `CDN_DISTRIBUTION_ID` is set.
+    pub cdn: Option<Arc<CloudFrontInvalidator>>,
 }
 
 impl App {
@@ -49,7 +61,19 @@ impl App {
             keys,
             staging,
             uploads,
+            signing: Arc::new(NoSigningKeys),
+            cdn: None,
         }
+    }
+
+    pub fn with_signing(mut self, signing: Arc<dyn SigningKeyStore>) -> Self {
+        self.signing = signing;
+        self
+    }
+
+    pub fn with_cdn(mut self, cdn: Arc<dyn CdnInvalidator>) -> Self {
+        self.cdn = Some(cdn);
+        self
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
@@ -58,14 +82,21 @@ impl App {
 
     pub async fn on_aws(config: Config) -> Self {
         let storage = AwsStorage::connect(&config).await;
-        Self::new(
+        let mut app = Self::new(
             config,
             storage.blobs.clone(),
             storage.table.clone(),
             storage.table.clone(),
             storage.blobs,
             storage.table,
-        )
+        );
+        if let Some(signing) = storage.signing {
+            app = app.with_signing(signing);
+        }
+        if let Some(cdn) = storage.cdn {
+            app = app.with_cdn(cdn);
+        }
+        app
     }
 }
 
@@ -97,7 +128,23 @@ impl AwsStorage {
                 .build(),
         );
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+        // Clients are cheap to build and make no call until used: only the functions whose
+        // requests need a secret or an invalidation ever reach these services.
+        let signing = config.signing_secret_id.as_ref().map(|id| {
+            Arc::new(SecretsManagerKeys::new(
+                aws_sdk_secretsmanager::Client::new(&sdk),
+                id,
+            ))
+        });
+        let cdn = config.cdn_distribution_id.as_ref().map(|id| {
+            Arc::new(CloudFrontInvalidator::new(
+                aws_sdk_cloudfront::Client::new(&sdk),
+                id,
+            ))
+        });
         Self {
+            signing,
+            cdn,
             blobs: Arc::new(S3BlobStore::new(
                 s3.clone(),
                 sdk.credentials_provider()

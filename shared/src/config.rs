@@ -58,6 +58,14 @@ pub struct Config {
     /// Largest image file whose renditions finalize makes (`MAX_IMAGE_FILE_BYTES`); a larger
     /// image is refused as too large.
     pub max_image_file_bytes: u64,
+    /// The Secrets Manager secret (name or ARN) that signs URLs and list cursors
+    /// (`SIGNING_SECRET_ID`); without it those answer 503.
+    pub signing_secret_id: Option<String>,
+    /// The CloudFront distribution in front of the GET path (`CDN_DISTRIBUTION_ID`), invalidated
+    /// when an asset is deleted; `None` when there is no CDN.
+    pub cdn_distribution_id: Option<String>,
+    /// How long a soft-deleted asset's bytes are kept (`RETENTION_DAYS`, 1 to 3650, default 30).
+    pub retention: Duration,
 }
 
 impl Config {
@@ -153,6 +161,15 @@ impl Config {
             }
         }
 
+        let retention_days = number(
+            "RETENTION_DAYS",
+            crate::domain::DEFAULT_RETENTION.as_secs() / (24 * 3600),
+        )?;
+        if !(1..=3650).contains(&retention_days) {
+            return Err(ConfigError(
+                "RETENTION_DAYS must be between 1 and 3650".into(),
+            ));
+        }
         let upload_limits = UploadLimits {
             max_bytes: number("MAX_DIRECT_UPLOAD_BYTES", MAX_DIRECT_UPLOAD_BYTES)?,
             multipart_threshold: number(
@@ -220,6 +237,9 @@ impl Config {
             upload_url_ttl: Duration::from_secs(upload_url_ttl),
             pending_upload_ttl: Duration::from_secs(pending_upload_ttl),
             max_image_file_bytes: number("MAX_IMAGE_FILE_BYTES", DEFAULT_MAX_IMAGE_FILE_BYTES)?,
+            signing_secret_id: get("SIGNING_SECRET_ID"),
+            cdn_distribution_id: get("CDN_DISTRIBUTION_ID"),
+            retention: Duration::from_secs(retention_days * 24 * 3600),
         })
     }
 }

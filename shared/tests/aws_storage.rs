@@ -202,7 +202,7 @@ async fn dynamo_key_repo_issues_lists_and_revokes() {
             .unwrap(),
         None
     );
-    let listed = repo.list().await.unwrap();
+    let listed = ApiKeyRepo::list(repo).await.unwrap();
     assert_eq!(listed.len(), 2);
     assert!(listed.contains(&record) && listed.contains(&other));
     assert!(repo.revoke(record.key_id()).await.unwrap());

@@ -11,8 +11,8 @@ use asset_service::config::Config;
 use std::time::Duration;
 
 use asset_service::domain::{
-    ApiKeyHash, ApiKeyRecord, Asset, AssetKey, CompanyId, PendingUpload, UploadId, UploadState,
-    UploadTokenRecord,
+    ApiKeyHash, ApiKeyRecord, Asset, AssetKey, CompanyId, ListPage, ListQuery, PendingUpload,
+    UploadId, UploadState, UploadTokenRecord,
 };
 use asset_service::storage::memory::{
     MemoryApiKeyRepo, MemoryAssetRepo, MemoryBlobStore, MemoryUploadRepo,
@@ -95,6 +95,18 @@ impl AssetRepo for Recording<Arc<MemoryAssetRepo>> {
     async fn find(&self, key: &AssetKey) -> Result<Option<Asset>, StorageError> {
         self.note("AssetRepo::find");
         self.inner.find(key).await
+    }
+    async fn replace(&self, asset: &Asset, expected_version: u64) -> Result<(), StorageError> {
+        self.note("AssetRepo::replace");
+        self.inner.replace(asset, expected_version).await
+    }
+    async fn remove(&self, key: &AssetKey, expected_version: u64) -> Result<(), StorageError> {
+        self.note("AssetRepo::remove");
+        self.inner.remove(key, expected_version).await
+    }
+    async fn list(&self, query: &ListQuery) -> Result<ListPage, StorageError> {
+        self.note("AssetRepo::list");
+        self.inner.list(query).await
     }
 }
 

@@ -101,6 +101,18 @@ pub struct Asset {
     pub created_ms: i64,
     pub modified_ms: i64,
     pub deleted: bool,
+    /// `false` hides the asset from everyone but its company's API key (see [`Asset::readable_by`]).
+    pub active: bool,
+    /// The partner's own ordering number; the service never interprets it.
+    pub priority: i32,
+    /// `true` once the metadata has been changed after the upload (`PATCH`, `DELETE`).
+    pub updated: bool,
+    /// Incremented by every change of the metadata: the source of its ETag and the condition of
+    /// every write after the first (optimistic concurrency, never a lost update).
+    pub version: u64,
+    /// Unix seconds after which a soft-deleted asset's bytes and record are purged; `None` while
+    /// the asset is not deleted.
+    pub purge_at_s: Option<i64>,
 }
 
 /// What is known about one stored rendition. Its bytes live next to the original's
@@ -177,6 +189,11 @@ impl Asset {
             created_ms: new.now_ms,
             modified_ms: new.now_ms,
             deleted: false,
+            active: true,
+            priority: 0,
+            updated: false,
+            version: 1,
+            purge_at_s: None,
         }
     }
 
@@ -196,21 +213,54 @@ impl Asset {
         self.renditions.iter().find(|r| r.size == size)
     }
 
-    /// The one access rule: a deleted asset is nobody's, a public one is everybody's, a private one
-    /// belongs to its company alone.
-    pub fn readable_by(&self, reader: Option<&CompanyId>) -> bool {
+    /// The one access rule: a deleted asset is nobody's; an inactive one (`active: false`) is its
+    /// company's alone, whatever its visibility, and no signed URL serves it; otherwise a public
+    /// one is everybody's, and a private one its company's or the holder's of a valid signed URL.
+    pub fn readable_by(&self, reader: Reader<'_>) -> bool {
+        let owner = matches!(reader, Reader::Company(company) if *company == self.company_id);
         if self.deleted {
             return false;
         }
+        if !self.active {
+            return owner;
+        }
         match self.visibility {
             Visibility::Public => true,
-            Visibility::Private => reader == Some(&self.company_id),
+            Visibility::Private => owner || reader == Reader::SignedUrl,
         }
+    }
+
+    /// Every object stored for the asset: the original and its renditions.
+    pub fn object_keys(&self) -> Vec<String> {
+        std::iter::once(self.object_key.clone())
+            .chain(
+                self.renditions
+                    .iter()
+                    .map(|r| self.rendition_object_key(r.size)),
+            )
+            .collect()
     }
 
     /// A strong validator: the content never changes under a key, so its hash identifies it.
     pub fn etag(&self) -> String {
         format!("\"{}\"", self.sha256)
+    }
+}
+
+/// Who asks to read an asset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reader<'a> {
+    /// No credentials: a browser, a CDN, a shared link.
+    Anonymous,
+    /// A company's API key.
+    Company(&'a CompanyId),
+    /// A valid, unexpired signed URL for exactly this asset and size, minted by its company.
+    SignedUrl,
+}
+
+impl<'a> Reader<'a> {
+    pub fn from_company(company: Option<&'a CompanyId>) -> Self {
+        company.map_or(Self::Anonymous, Self::Company)
     }
 }
 
@@ -262,18 +312,34 @@ mod tests {
         let a = asset(Visibility::Private);
         let acme = CompanyId::parse("acme").unwrap();
         let other = CompanyId::parse("globex").unwrap();
-        assert!(a.readable_by(Some(&acme)));
-        assert!(!a.readable_by(Some(&other)));
-        assert!(!a.readable_by(None));
+        assert!(a.readable_by(Reader::Company(&acme)));
+        assert!(!a.readable_by(Reader::Company(&other)));
+        assert!(!a.readable_by(Reader::Anonymous));
+        assert!(a.readable_by(Reader::SignedUrl));
     }
 
     #[test]
     fn public_assets_are_readable_by_anyone_until_deleted() {
         let mut a = asset(Visibility::Public);
-        assert!(a.readable_by(None));
+        assert!(a.readable_by(Reader::Anonymous));
         a.deleted = true;
-        assert!(!a.readable_by(None));
-        assert!(!a.readable_by(Some(&a.company_id.clone())));
+        assert!(!a.readable_by(Reader::Anonymous));
+        assert!(!a.readable_by(Reader::Company(&a.company_id.clone())));
+        assert!(!a.readable_by(Reader::SignedUrl));
+    }
+
+    #[test]
+    fn inactive_assets_are_served_to_their_company_alone() {
+        let acme = CompanyId::parse("acme").unwrap();
+        let other = CompanyId::parse("globex").unwrap();
+        for visibility in [Visibility::Public, Visibility::Private] {
+            let mut a = asset(visibility);
+            a.active = false;
+            assert!(a.readable_by(Reader::Company(&acme)));
+            assert!(!a.readable_by(Reader::Company(&other)));
+            assert!(!a.readable_by(Reader::Anonymous));
+            assert!(!a.readable_by(Reader::SignedUrl));
+        }
     }
 
     #[test]

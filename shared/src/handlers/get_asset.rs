@@ -4,7 +4,7 @@ use lambda_http::{Body, Request, Response};
 
 use crate::app::App;
 use crate::auth;
-use crate::domain::AssetKey;
+use crate::domain::{AssetKey, Reader};
 use crate::http::{
     ApiError, AssetHeaders, Part, asset_head, asset_key_param, asset_response, handle_error_flag,
     not_modified, observed, partial_response, presented_api_key, redirect, rendition_param,
@@ -40,7 +40,7 @@ async fn try_get(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
         .assets
         .find(&key)
         .await?
-        .filter(|asset| asset.readable_by(reader.as_ref()))
+        .filter(|asset| asset.readable_by(Reader::from_company(reader.as_ref())))
         .ok_or(ApiError::NotFound)?;
     // The original, or one of its renditions: a non-image has none, so asking for one is a 404.
     let (object_key, size, headers) = match wanted {

@@ -41,6 +41,10 @@ pub enum ApiError {
     /// completed before its bytes arrived).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// `If-Match` named a version of the asset's metadata that is no longer current (RFC 9110
+    /// §13.1.1): another change came first, and nothing was written.
+    #[error("the asset has changed since the version named in If-Match; read it again")]
+    PreconditionFailed,
     /// A direct upload that finalize refused: answered again, exactly as first decided.
     #[error("{}", .0.message)]
     Refused(Refusal),
@@ -90,6 +94,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::Refused(refusal) => {
                 StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
             }
@@ -107,6 +112,7 @@ impl ApiError {
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden { code, .. } => code,
             Self::NotFound => "not_found",
+            Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge { .. } | Self::SmallUploadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Unprocessable { code, .. } => code,
@@ -184,6 +190,12 @@ impl From<StorageError> for ApiError {
         tracing::error!(error = %err, "storage call failed");
         match err {
             StorageError::Unavailable(_) => Self::StorageUnavailable,
+            // Handlers that write conditionally retry or answer 412 themselves; one that reaches
+            // here lost a race it could not resolve.
+            StorageError::Conflict => Self::Conflict {
+                code: "concurrent_change",
+                message: "the asset changed while this request ran; please retry".into(),
+            },
             StorageError::AlreadyExists | StorageError::Corrupt(_) => Self::Internal,
         }
     }

@@ -7,15 +7,16 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
 
 use super::s3::unavailable;
 use super::{ApiKeyRepo, AssetRepo, Claim, StorageError, Transition, UploadRepo};
 use crate::domain::{
-    ApiKeyHash, ApiKeyRecord, Asset, AssetKey, AssetType, CompanyId, PendingUpload, Refusal,
-    RenditionSize, StoredRendition, Transfer, UploadId, UploadState, UploadTokenRecord, Visibility,
+    ApiKeyHash, ApiKeyRecord, Asset, AssetKey, AssetType, CompanyId, ListPage, ListPosition,
+    ListQuery, PendingUpload, Refusal, RenditionSize, StoredRendition, Transfer, UploadId,
+    UploadState, UploadTokenRecord, Visibility,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -27,6 +28,16 @@ const KIND_UPLOAD: &str = "upload";
 const KIND_UPLOAD_TOKEN: &str = "uploadtoken";
 /// The table's TTL attribute (template.yaml `TimeToLiveSpecification`): Unix seconds.
 pub const TTL_ATTRIBUTE: &str = "expiresAt";
+/// The list index (template.yaml `GlobalSecondaryIndexes`): partition `companyId`, sort
+/// `createdSk` ([`ListPosition::sort_key`]). Only asset items carry `createdSk`, so the index
+/// holds assets alone (a sparse index).
+pub const LIST_INDEX: &str = "byCompany";
+const LIST_SORT_KEY: &str = "createdSk";
+/// Items a list reads per query before filtering: a page of 200 matches can need several.
+const LIST_READ_BATCH: i32 = 200;
+/// Queries one list request may make before answering with what it has and a cursor, so a
+/// sparse filter over a long list never holds a request for long.
+const LIST_MAX_QUERIES: usize = 5;
 
 /// The IAM actions each repository method needs on the table, as `(trait::method, actions)`.
 /// `template.yaml` grants a function exactly the actions of the methods it calls; a test holds the
@@ -34,6 +45,9 @@ pub const TTL_ATTRIBUTE: &str = "expiresAt";
 pub const IAM_ACTIONS: &[(&str, &[&str])] = &[
     ("AssetRepo::insert", &["dynamodb:PutItem"]),
     ("AssetRepo::find", &["dynamodb:GetItem"]),
+    ("AssetRepo::replace", &["dynamodb:PutItem"]),
+    ("AssetRepo::remove", &["dynamodb:DeleteItem"]),
+    ("AssetRepo::list", &["dynamodb:Query"]),
     ("ApiKeyRepo::insert", &["dynamodb:PutItem"]),
     ("ApiKeyRepo::find", &["dynamodb:GetItem"]),
     ("ApiKeyRepo::list", &["dynamodb:Scan"]),
@@ -77,17 +91,29 @@ impl DynamoTable {
             .client
             .create_table()
             .table_name(&self.table)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name(PK)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
+            .set_attribute_definitions(Some(
+                [PK, "companyId", LIST_SORT_KEY]
+                    .into_iter()
+                    .map(|name| {
+                        AttributeDefinition::builder()
+                            .attribute_name(name)
+                            .attribute_type(ScalarAttributeType::S)
+                            .build()
+                    })
+                    .collect::<Result<_, _>>()
                     .map_err(|e| StorageError::Unavailable(e.to_string()))?,
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name(PK)
-                    .key_type(KeyType::Hash)
+            ))
+            .key_schema(key_element(PK, KeyType::Hash)?)
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(LIST_INDEX)
+                    .key_schema(key_element("companyId", KeyType::Hash)?)
+                    .key_schema(key_element(LIST_SORT_KEY, KeyType::Range)?)
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
                     .build()
                     .map_err(|e| StorageError::Unavailable(e.to_string()))?,
             )
@@ -104,6 +130,16 @@ impl DynamoTable {
                 Ok(())
             }
             Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    /// Puts or deletes an asset item only while it is at `expected_version`. Items written before
+    /// versions existed have no `version` attribute and count as version 1.
+    fn version_condition(expected_version: u64) -> &'static str {
+        if expected_version == 1 {
+            "attribute_exists(pk) AND (attribute_not_exists(version) OR version = :version)"
+        } else {
+            "attribute_exists(pk) AND version = :version"
         }
     }
 
@@ -175,6 +211,105 @@ impl AssetRepo for DynamoTable {
             .await?
             .map(|item| asset_from_item(&item))
             .transpose()
+    }
+
+    async fn replace(&self, asset: &Asset, expected_version: u64) -> Result<(), StorageError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(asset_to_item(asset)))
+            .condition_expression(Self::version_condition(expected_version))
+            .expression_attribute_values(":version", n(expected_version))
+            .send()
+            .await;
+        result.map(|_| ()).map_err(|err| {
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception())
+            {
+                StorageError::Conflict
+            } else {
+                unavailable(err)
+            }
+        })
+    }
+
+    async fn remove(&self, key: &AssetKey, expected_version: u64) -> Result<(), StorageError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, AttributeValue::S(asset_pk(key)))
+            .condition_expression(Self::version_condition(expected_version))
+            .expression_attribute_values(":version", n(expected_version))
+            .send()
+            .await;
+        result.map(|_| ()).map_err(|err| {
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception())
+            {
+                StorageError::Conflict
+            } else {
+                unavailable(err)
+            }
+        })
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<ListPage, StorageError> {
+        let mut assets = Vec::new();
+        let mut start = query.after.as_ref().map(|after| {
+            HashMap::from([
+                (PK.to_owned(), AttributeValue::S(asset_pk(&after.key))),
+                ("companyId".to_owned(), s(query.company.as_str())),
+                (LIST_SORT_KEY.to_owned(), s(&after.sort_key())),
+            ])
+        });
+        for _ in 0..LIST_MAX_QUERIES {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(LIST_INDEX)
+                .key_condition_expression("companyId = :company")
+                .expression_attribute_values(":company", s(query.company.as_str()))
+                // Newest first. The filter is applied in code, after the read, exactly as a
+                // FilterExpression would be (DynamoDB filters after `Limit` too), so the memory
+                // adapter and this one share `ListFilter::matches`.
+                .scan_index_forward(false)
+                .limit(LIST_READ_BATCH)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in page.items.unwrap_or_default() {
+                let asset = asset_from_item(&item)?;
+                if query.filter.matches(&asset) {
+                    assets.push(asset);
+                    if assets.len() == query.limit {
+                        let next = assets.last().map(Asset::list_position);
+                        return Ok(ListPage { assets, next });
+                    }
+                }
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(ListPage { assets, next: None });
+            }
+        }
+        // Out of queries: answer what matched so far and resume where the reading stopped.
+        let next = start
+            .as_ref()
+            .and_then(|key| match key.get(LIST_SORT_KEY) {
+                Some(AttributeValue::S(sk)) => ListPosition::parse_sort_key(sk),
+                _ => None,
+            })
+            .ok_or_else(|| corrupt(LIST_SORT_KEY))?;
+        Ok(ListPage {
+            assets,
+            next: Some(next),
+        })
     }
 }
 
@@ -444,6 +579,14 @@ fn key_pk(hash: &ApiKeyHash) -> String {
     format!("APIKEY#{}", hash.as_str())
 }
 
+fn key_element(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StorageError> {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+        .map_err(|e| StorageError::Unavailable(e.to_string()))
+}
+
 fn s(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
 }
@@ -469,7 +612,16 @@ fn asset_to_item(a: &Asset) -> Item {
         ("created".to_owned(), n(a.created_ms)),
         ("modified".to_owned(), n(a.modified_ms)),
         ("deleted".to_owned(), AttributeValue::Bool(a.deleted)),
+        ("active".to_owned(), AttributeValue::Bool(a.active)),
+        ("priority".to_owned(), n(a.priority)),
+        ("updated".to_owned(), AttributeValue::Bool(a.updated)),
+        ("version".to_owned(), n(a.version)),
+        (LIST_SORT_KEY.to_owned(), s(&a.list_position().sort_key())),
     ]);
+    // A deleted asset's record and bytes go when the table's TTL passes (the purge function).
+    if let Some(purge_at) = a.purge_at_s {
+        item.insert(TTL_ATTRIBUTE.to_owned(), n(purge_at));
+    }
     if let Some((width, height)) = a.dimensions {
         item.insert("width".to_owned(), n(width));
         item.insert("height".to_owned(), n(height));
@@ -505,8 +657,13 @@ fn rendition_from_value(value: &AttributeValue) -> Result<StoredRendition, Stora
     })
 }
 
-fn asset_from_item(item: &Item) -> Result<Asset, StorageError> {
+/// An asset from its item. Items written before the lifecycle fields existed read as they were
+/// then: active, priority 0, version 1, `updated` when modified after creation.
+pub(crate) fn asset_from_item(item: &Item) -> Result<Asset, StorageError> {
     let r = ItemReader(item);
+    let created_ms: i64 = r.n("created")?;
+    let modified_ms: i64 = r.n("modified")?;
+    let deleted = r.bool("deleted")?;
     Ok(Asset {
         id: r.s("id")?,
         key: AssetKey::parse(&r.s("assetKey")?).ok_or_else(|| corrupt("assetKey"))?,
@@ -533,9 +690,19 @@ fn asset_from_item(item: &Item) -> Result<Asset, StorageError> {
             Some(_) => return Err(corrupt("renditions")),
             None => Vec::new(),
         },
-        created_ms: r.n("created")?,
-        modified_ms: r.n("modified")?,
-        deleted: r.bool("deleted")?,
+        created_ms,
+        modified_ms,
+        deleted,
+        active: item.get("active").map_or(Ok(true), |_| r.bool("active"))?,
+        priority: item.get("priority").map_or(Ok(0), |_| r.n("priority"))?,
+        updated: item
+            .get("updated")
+            .map_or(Ok(modified_ms != created_ms), |_| r.bool("updated"))?,
+        version: item.get("version").map_or(Ok(1), |_| r.n("version"))?,
+        purge_at_s: match item.get(TTL_ATTRIBUTE) {
+            Some(_) if deleted => Some(r.n(TTL_ATTRIBUTE)?),
+            _ => None,
+        },
     })
 }
 

@@ -12,13 +12,13 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::{
-    ApiKeyRepo, AssetRepo, BlobStore, Claim, MultipartCompletion, PresignedGet, PresignedPost,
-    PresignedRequest, StagedObject, StagingArea, StorageError, Transition, UploadRepo,
-    UploadedPart,
+    ApiKeyRepo, AssetRepo, BlobStore, CdnInvalidator, Claim, MultipartCompletion, PresignedGet,
+    PresignedPost, PresignedRequest, SigningKeyStore, StagedObject, StagingArea, StorageError,
+    Transition, UploadRepo, UploadedPart,
 };
 use crate::domain::{
-    ApiKeyHash, ApiKeyRecord, Asset, AssetKey, PendingUpload, UploadId, UploadState,
-    UploadTokenRecord, sha256_hex,
+    ApiKeyHash, ApiKeyRecord, Asset, AssetKey, ListPage, ListPosition, ListQuery, PendingUpload,
+    SigningKeys, UploadId, UploadState, UploadTokenRecord, sha256_hex,
 };
 
 fn unavailable(flag: &AtomicBool) -> Result<(), StorageError> {
@@ -366,6 +366,97 @@ impl AssetRepo for MemoryAssetRepo {
     async fn find(&self, key: &AssetKey) -> Result<Option<Asset>, StorageError> {
         unavailable(&self.fail)?;
         Ok(self.assets.lock().unwrap().get(key.as_str()).cloned())
+    }
+
+    async fn replace(&self, asset: &Asset, expected_version: u64) -> Result<(), StorageError> {
+        unavailable(&self.fail)?;
+        let mut assets = self.assets.lock().unwrap();
+        match assets.get_mut(asset.key.as_str()) {
+            Some(stored) if stored.version == expected_version => {
+                *stored = asset.clone();
+                Ok(())
+            }
+            _ => Err(StorageError::Conflict),
+        }
+    }
+
+    async fn remove(&self, key: &AssetKey, expected_version: u64) -> Result<(), StorageError> {
+        unavailable(&self.fail)?;
+        let mut assets = self.assets.lock().unwrap();
+        match assets.get(key.as_str()) {
+            Some(stored) if stored.version == expected_version => {
+                assets.remove(key.as_str());
+                Ok(())
+            }
+            _ => Err(StorageError::Conflict),
+        }
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<ListPage, StorageError> {
+        unavailable(&self.fail)?;
+        let after = query.after.as_ref().map(ListPosition::sort_key);
+        let mut matching: Vec<Asset> = self
+            .assets
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|a| a.company_id == query.company && query.filter.matches(a))
+            .filter(|a| {
+                after
+                    .as_ref()
+                    .is_none_or(|after| a.list_position().sort_key() < *after)
+            })
+            .cloned()
+            .collect();
+        matching.sort_by_key(|a| std::cmp::Reverse(a.list_position().sort_key()));
+        let more = matching.len() > query.limit;
+        matching.truncate(query.limit);
+        let next = more
+            .then(|| matching.last().map(Asset::list_position))
+            .flatten();
+        Ok(ListPage {
+            assets: matching,
+            next,
+        })
+    }
+}
+
+/// Fixed signing secrets, or none (`fail`: the secret cannot be read).
+pub struct MemorySigningKeys {
+    pub keys: Mutex<SigningKeys>,
+    pub fail: AtomicBool,
+}
+
+impl Default for MemorySigningKeys {
+    fn default() -> Self {
+        Self {
+            keys: Mutex::new(SigningKeys::new(b"memory signing secret".to_vec(), None)),
+            fail: AtomicBool::new(false),
+        }
+    }
+}
+
+#[async_trait]
+impl SigningKeyStore for MemorySigningKeys {
+    async fn keys(&self) -> Result<SigningKeys, StorageError> {
+        unavailable(&self.fail)?;
+        Ok(self.keys.lock().unwrap().clone())
+    }
+}
+
+/// Records every invalidation asked for.
+#[derive(Default)]
+pub struct MemoryCdn {
+    pub invalidated: Mutex<Vec<String>>,
+    pub fail: AtomicBool,
+}
+
+#[async_trait]
+impl CdnInvalidator for MemoryCdn {
+    async fn invalidate(&self, path: &str) -> Result<(), StorageError> {
+        unavailable(&self.fail)?;
+        self.invalidated.lock().unwrap().push(path.to_owned());
+        Ok(())
     }
 }
 

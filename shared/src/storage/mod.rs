@@ -8,14 +8,16 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::domain::{
-    ApiKeyHash, ApiKeyRecord, Asset, AssetKey, PendingUpload, UploadId, UploadState,
-    UploadTokenRecord,
+    ApiKeyHash, ApiKeyRecord, Asset, AssetKey, ListPage, ListQuery, PendingUpload, SigningKeys,
+    UploadId, UploadState, UploadTokenRecord,
 };
 
+pub mod cloudfront;
 pub mod dynamo;
 pub mod memory;
 pub mod s3;
 pub mod s3_presign;
+pub mod secrets;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -26,6 +28,10 @@ pub enum StorageError {
     /// A conditional write found an existing record: nothing was overwritten.
     #[error("record already exists")]
     AlreadyExists,
+    /// A conditional change found the record gone or at another version than the one it was
+    /// read at: nothing was written.
+    #[error("record changed since it was read")]
+    Conflict,
     /// A stored record could not be read back into the domain model.
     #[error("stored record is invalid: {0}")]
     Corrupt(String),
@@ -76,6 +82,30 @@ pub trait AssetRepo: Send + Sync {
     /// Stores a new asset; `AlreadyExists` rather than overwriting one with the same key.
     async fn insert(&self, asset: &Asset) -> Result<(), StorageError>;
     async fn find(&self, key: &AssetKey) -> Result<Option<Asset>, StorageError>;
+    /// Writes `asset` over the stored record only if that record is still at `expected_version`
+    /// (the version it was read at); `Conflict` otherwise, and nothing is written.
+    async fn replace(&self, asset: &Asset, expected_version: u64) -> Result<(), StorageError>;
+    /// Removes the record only if it is still at `expected_version` (an erasure); `Conflict`
+    /// otherwise.
+    async fn remove(&self, key: &AssetKey, expected_version: u64) -> Result<(), StorageError>;
+    /// A page of one company's assets, newest first, read from an index keyed by company and
+    /// creation time (never a scan). The index is eventually consistent: a write shows in the
+    /// list within about a second.
+    async fn list(&self, query: &ListQuery) -> Result<ListPage, StorageError>;
+}
+
+/// The secrets that sign URLs and list cursors (Secrets Manager's current and previous versions).
+#[async_trait]
+pub trait SigningKeyStore: Send + Sync {
+    /// Read once per instance and kept: a rotation reaches an instance when it next starts.
+    async fn keys(&self) -> Result<SigningKeys, StorageError>;
+}
+
+/// Tells a CDN in front of the GET path to drop its copies of an asset.
+#[async_trait]
+pub trait CdnInvalidator: Send + Sync {
+    /// Every cached representation under `path` (a path prefix: all sizes and signatures).
+    async fn invalidate(&self, path: &str) -> Result<(), StorageError>;
 }
 
 /// The partners' credentials: API keys, and the short-lived upload tokens minted with them. Both

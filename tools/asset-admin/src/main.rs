@@ -8,7 +8,12 @@
 //! asset-admin key create COMPANY    issue a key; the secret is printed once, on the last line
 //! asset-admin key list [COMPANY]    list keys (id, company, created, state); never secrets
 //! asset-admin key revoke KEY_ID     revoke a key by the id shown in `key list`
+//! asset-admin signing-secret rotate put a new signing secret (SIGNING_SECRET_ID) as current; the
+//!                                   old one becomes previous and still verifies
 //! ```
+//!
+//! With `SIGNING_SECRET_ID` set and `AWS_ENDPOINT_URL` set, `setup` also creates that secret with a
+//! random value (on AWS the template owns it).
 //!
 //! It reads the same environment as the functions (`ASSETS_TABLE`, `ASSETS_BUCKET`, `AWS_REGION`,
 //! optional `AWS_ENDPOINT_URL`), so it works against the local stack and against AWS alike; and
@@ -30,7 +35,8 @@ const USAGE: &str = "usage:
   asset-admin setup
   asset-admin key create COMPANY_ID
   asset-admin key list [COMPANY_ID]
-  asset-admin key revoke KEY_ID";
+  asset-admin key revoke KEY_ID
+  asset-admin signing-secret rotate";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -95,6 +101,13 @@ async fn run(args: &[&str]) -> Result<(), String> {
                     queues.queue,
                     queues.dead_letters
                 );
+                if let Some(signing) = &storage.signing {
+                    signing.ensure_secret().await.map_err(|e| e.to_string())?;
+                    println!(
+                        "signing secret {} is ready",
+                        config.signing_secret_id.as_deref().unwrap_or_default()
+                    );
+                }
                 let origins = cors::allowed_origins();
                 cors::ensure_bucket_cors(&storage.s3, &config.bucket_name, &origins).await?;
                 println!(
@@ -152,6 +165,17 @@ async fn run(args: &[&str]) -> Result<(), String> {
             } else {
                 Err(format!("no key with id {key_id}"))
             }
+        }
+        ["signing-secret", "rotate"] => {
+            let storage = storage().await;
+            let signing = storage.signing.ok_or("SIGNING_SECRET_ID is not set")?;
+            signing.rotate().await.map_err(|e| e.to_string())?;
+            println!(
+                "signing secret {} rotated: new URLs and cursors use the new value; those made \
+                 with the old one verify until the next rotation",
+                config.signing_secret_id.as_deref().unwrap_or_default()
+            );
+            Ok(())
         }
         _ => Err(USAGE.to_owned()),
     }
