@@ -43,7 +43,7 @@ impl Precondition {
             Self::Tags(tags) => {
                 let current = asset.metadata_etag();
                 // Strong comparison (RFC 9110 §13.1.1): a weak tag never matches.
-                tags.iter().any(|tag| *tag == current)
+                tags.contains(&current)
             }
         }
     }
@@ -126,7 +126,7 @@ impl ListPosition {
 }
 
 /// Which of a company's assets a list shows. `None` filters nothing.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ListFilter {
     pub asset_type: Option<AssetType>,
     /// `true`: private assets only; `false`: public ones only.
@@ -134,17 +134,6 @@ pub struct ListFilter {
     pub active: Option<bool>,
     /// `false` (the default): live assets; `true`: soft-deleted ones still within their retention.
     pub deleted: bool,
-}
-
-impl Default for ListFilter {
-    fn default() -> Self {
-        Self {
-            asset_type: None,
-            secured: None,
-            active: None,
-            deleted: false,
-        }
-    }
 }
 
 impl ListFilter {
