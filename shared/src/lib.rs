@@ -16,7 +16,8 @@ pub mod telemetry;
 pub use app::App;
 pub use domain::Visibility;
 pub use handlers::{
-    ObjectCreatedEvent, RetryLater, abort_upload, complete_upload, finalize_staged_object,
-    get_asset, mint_upload_token, part_url, start_upload, upload, upload_status,
+    ObjectCreatedEvent, RetryLater, TableStreamEvent, abort_upload, complete_upload, delete_asset,
+    finalize_staged_object, get_asset, handle_asset_events, list_assets, mint_upload_token,
+    part_url, start_upload, update_asset, upload, upload_status,
 };
 pub use telemetry::init_tracing;

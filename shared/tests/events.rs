@@ -9,18 +9,20 @@ use asset_service::auth::issue_key;
 use asset_service::config::Config;
 use asset_service::domain::{AssetKey, CompanyId, PendingUpload, Transfer, UploadId, UploadState};
 use asset_service::storage::StagingArea;
+use asset_service::storage::memory::MemorySigningKeys;
 use asset_service::storage::memory::{
     MemoryApiKeyRepo, MemoryAssetRepo, MemoryBlobStore, MemoryUploadRepo,
 };
 use asset_service::{
-    App, ObjectCreatedEvent, Visibility, abort_upload, complete_upload, finalize_staged_object,
-    get_asset, mint_upload_token, part_url, start_upload, upload, upload_status,
+    App, ObjectCreatedEvent, TableStreamEvent, Visibility, abort_upload, complete_upload,
+    delete_asset, finalize_staged_object, get_asset, handle_asset_events, list_assets,
+    mint_upload_token, part_url, start_upload, update_asset, upload, upload_status,
 };
 use lambda_http::http::HeaderValue;
 use lambda_http::{Request, RequestExt};
 
 /// Every file in `events/`, each run by a test below.
-const SAMPLES: [&str; 12] = [
+const SAMPLES: [&str; 17] = [
     "get-asset.json",
     "get-asset-handle-error.json",
     "upload-private.json",
@@ -33,6 +35,11 @@ const SAMPLES: [&str; 12] = [
     "upload-token.json",
     "upload-finalize-eventbridge.json",
     "upload-finalize-s3-notification.json",
+    "list-assets.json",
+    "update-asset.json",
+    "delete-asset.json",
+    "delete-asset-erase.json",
+    "asset-events-ttl-purge.json",
 ];
 
 /// The upload the direct-upload samples name (their path's `{uploadId}` and staging key).
@@ -263,4 +270,79 @@ async fn the_token_event_mints_a_token_its_visibility_and_cap() {
     assert!(minted["token"].as_str().unwrap().starts_with("ut_"));
     assert_eq!(minted["visibility"], "public");
     assert_eq!(minted["maxBytes"], 104_857_600);
+}
+
+/// The asset the lifecycle samples name (their path's `{assetKey}`).
+const SAMPLE_ASSET_KEY: &str = "Zm9vYmFyYmF6cXV4MTIzNDU2";
+
+/// acme's public PDF under [`SAMPLE_ASSET_KEY`], stored with its bytes.
+async fn sample_asset(app: &App) -> asset_service::domain::Asset {
+    let pdf = include_bytes!("fixtures/document.pdf");
+    let content = asset_service::domain::detect_content(pdf, None).unwrap();
+    let asset = asset_service::domain::Asset::create(asset_service::domain::NewAsset {
+        key: AssetKey::parse(SAMPLE_ASSET_KEY).unwrap(),
+        company_id: CompanyId::parse("acme").unwrap(),
+        name: "Q3 report.pdf".into(),
+        visibility: Visibility::Public,
+        content: &content,
+        size: pdf.len() as u64,
+        sha256: asset_service::domain::sha256_hex(pdf),
+        dimensions: None,
+        renditions: Vec::new(),
+        now_ms: 1_795_813_200_000,
+    });
+    app.blobs
+        .put(&asset.object_key, pdf.to_vec().into(), "application/pdf")
+        .await
+        .unwrap();
+    app.assets.insert(&asset).await.unwrap();
+    asset
+}
+
+#[tokio::test]
+async fn lifecycle_events_reach_their_handlers() {
+    let (app, key, blobs) = app_with_storage().await;
+    let app = app.with_signing(Arc::new(MemorySigningKeys::default()));
+    sample_asset(&app).await;
+
+    let response = list_assets(&app, keyed_event("list-assets.json", &key)).await;
+    assert_eq!(response.status(), 200, "list-assets.json");
+    let page = json_of(&response);
+    assert_eq!(page["assets"][0]["key"], SAMPLE_ASSET_KEY);
+    assert_eq!(
+        page["assets"][0]["origURL"],
+        format!(
+            "https://abc123.execute-api.us-east-1.amazonaws.com/api/v1/partner/asset/{SAMPLE_ASSET_KEY}"
+        )
+    );
+
+    let response = update_asset(&app, keyed_event("update-asset.json", &key)).await;
+    assert_eq!(response.status(), 200, "update-asset.json");
+    assert_eq!(json_of(&response)["name"], "Q3 report (final).pdf");
+    // The sample's If-Match names version 1: sent again, it is stale.
+    let response = update_asset(&app, keyed_event("update-asset.json", &key)).await;
+    assert_eq!(response.status(), 412, "update-asset.json a second time");
+
+    let response = delete_asset(&app, keyed_event("delete-asset.json", &key)).await;
+    assert_eq!(response.status(), 200, "delete-asset.json");
+    assert_eq!(json_of(&response)["erased"], false);
+    assert_eq!(blobs.len(), 1, "a soft delete keeps the bytes");
+    let response = delete_asset(&app, keyed_event("delete-asset-erase.json", &key)).await;
+    assert_eq!(response.status(), 200, "delete-asset-erase.json");
+    assert_eq!(json_of(&response)["objectsRemoved"], 1);
+    assert!(blobs.is_empty());
+}
+
+#[tokio::test]
+async fn the_stream_sample_purges_the_deleted_asset() {
+    let name = "asset-events-ttl-purge.json";
+    // What lambda_runtime does with the invocation's payload.
+    let event: TableStreamEvent =
+        serde_json::from_str(&sample_text(name)).unwrap_or_else(|e| panic!("events/{name}: {e}"));
+    let (app, _, blobs) = app_with_storage().await;
+    sample_asset(&app).await;
+    assert_eq!(blobs.len(), 1);
+    let answer = handle_asset_events(&app, event).await;
+    assert!(answer.batch_item_failures.is_empty(), "{name}");
+    assert!(blobs.is_empty(), "{name}: the purge removed the original");
 }

@@ -11,12 +11,13 @@ use std::sync::{Arc, Mutex};
 use asset_service::auth::issue_key;
 use asset_service::config::Config;
 use asset_service::domain::{CompanyId, UploadId};
+use asset_service::storage::memory::MemorySigningKeys;
 use asset_service::storage::memory::{
     MemoryApiKeyRepo, MemoryAssetRepo, MemoryBlobStore, MemoryUploadRepo,
 };
 use asset_service::{
-    App, Visibility, abort_upload, complete_upload, get_asset, part_url, start_upload, upload,
-    upload_status,
+    App, Visibility, abort_upload, complete_upload, delete_asset, get_asset, list_assets, part_url,
+    start_upload, update_asset, upload, upload_status,
 };
 use lambda_http::http::{HeaderName, HeaderValue};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -59,7 +60,8 @@ async fn stack() -> Stack {
             keys,
             blobs.clone(),
             Arc::new(MemoryUploadRepo::default()),
-        ),
+        )
+        .with_signing(Arc::new(MemorySigningKeys::default())),
         blobs,
         assets,
         acme: acme.expose().to_owned(),
@@ -684,6 +686,143 @@ async fn cross_tenant_matrix() {
             .unwrap()
             .contains("/companies/globex/")
     );
+}
+
+/// A lifecycle request (`path_and_query` after `/api/v1/partner/asset`) with its query parameters
+/// and, for `/{assetKey}`, its path parameter, as API Gateway hands them over.
+fn lifecycle_api(method: &str, path_and_query: &str, key: &str, body: Option<&str>) -> Request {
+    let request = lambda_http::http::Request::builder()
+        .method(method)
+        .uri(format!(
+            "https://api.example.com/api/v1/partner/asset{path_and_query}"
+        ))
+        .header("x-api-key", key)
+        .body(body.map_or(Body::Empty, |b| Body::Text(b.to_owned())))
+        .unwrap();
+    let query: HashMap<String, String> = request
+        .uri()
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let path_key = path_and_query
+        .strip_prefix('/')
+        .map(|rest| rest.split('?').next().unwrap_or_default().to_owned());
+    let request = request.with_query_string_parameters(query);
+    match path_key {
+        Some(asset_key) => {
+            request.with_path_parameters(HashMap::from([("assetKey".to_string(), asset_key)]))
+        }
+        None => request,
+    }
+}
+
+/// For every lifecycle route, another company's asset is indistinguishable from one that does
+/// not exist (same status, headers and body), nothing about it changes, and it never shows in
+/// another company's list; a cursor works only for the company it was given to.
+#[tokio::test]
+async fn cross_tenant_matrix_for_the_lifecycle() {
+    let s = stack().await;
+    let mut keys = Vec::new();
+    for visibility in [Visibility::Private, Visibility::Public] {
+        let asset = upload_named(&s, b"acme's", "acme.png", visibility).await;
+        keys.push(asset["key"].as_str().unwrap().to_owned());
+    }
+    let before: Vec<_> = {
+        let mut all = Vec::new();
+        for key in &keys {
+            let stored = asset_service::storage::AssetRepo::find(
+                s.assets.as_ref(),
+                &asset_service::domain::AssetKey::parse(key).unwrap(),
+            )
+            .await
+            .unwrap();
+            all.push(stored);
+        }
+        all
+    };
+    let objects = s.blobs.len();
+    let missing = "AAAAAAAAAAAAAAAAAAAAAAAA";
+    type Route = fn(&str) -> (&'static str, String, Option<&'static str>);
+    let routes: [Route; 5] = [
+        |k| ("PATCH", format!("/{k}"), Some(r#"{"name":"pwned"}"#)),
+        |k| ("PATCH", format!("/{k}"), Some(r#"{"active":false}"#)),
+        |k| ("DELETE", format!("/{k}"), None),
+        |k| ("DELETE", format!("/{k}?erase=true"), None),
+        |k| ("DELETE", format!("/{k}?erase=1"), None),
+    ];
+    for route in routes {
+        for key in &keys {
+            let (method, foreign_path, body) = route(key);
+            let (_, missing_path, _) = route(missing);
+            let call = |path: String| {
+                let request = lifecycle_api(method, &path, &s.globex, body);
+                let app = &s.app;
+                async move {
+                    match method {
+                        "PATCH" => update_asset(app, request).await,
+                        _ => delete_asset(app, request).await,
+                    }
+                }
+            };
+            let foreign = call(foreign_path.clone()).await;
+            let unknown = call(missing_path).await;
+            assert_eq!(foreign.status(), 404, "{method} {foreign_path}");
+            assert_eq!(
+                comparable(&foreign),
+                comparable(&unknown),
+                "{method} {foreign_path}"
+            );
+        }
+    }
+    for (key, before) in keys.iter().zip(&before) {
+        let after = asset_service::storage::AssetRepo::find(
+            s.assets.as_ref(),
+            &asset_service::domain::AssetKey::parse(key).unwrap(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(&after, before, "{key} is unchanged");
+    }
+    assert_eq!(s.blobs.len(), objects, "no object was removed");
+
+    // Lists: each company sees its own only, whatever the filters; acme's cursor is a 400 for
+    // globex and reveals nothing (the same answer as a made-up cursor).
+    for query in [
+        "",
+        "?deleted=true",
+        "?secured=true",
+        "?secured=false",
+        "?active=false",
+    ] {
+        let page = list_assets(&s.app, lifecycle_api("GET", query, &s.globex, None)).await;
+        assert_eq!(page.status(), 200);
+        let page: serde_json::Value = serde_json::from_slice(page.body().as_ref()).unwrap();
+        assert_eq!(page["assets"], json!([]), "{query}");
+    }
+    let page = list_assets(&s.app, lifecycle_api("GET", "?limit=1", &s.acme, None)).await;
+    let page: serde_json::Value = serde_json::from_slice(page.body().as_ref()).unwrap();
+    let cursor = page["nextCursor"].as_str().unwrap();
+    let foreign = list_assets(
+        &s.app,
+        lifecycle_api("GET", &format!("?cursor={cursor}"), &s.globex, None),
+    )
+    .await;
+    let made_up = list_assets(
+        &s.app,
+        lifecycle_api("GET", "?cursor=MDAwMDAwMDAwMDAwMCNB.AAAA", &s.globex, None),
+    )
+    .await;
+    assert_eq!(foreign.status(), 400);
+    assert_eq!(comparable(&foreign), comparable(&made_up));
+    let own = list_assets(
+        &s.app,
+        lifecycle_api("GET", &format!("?cursor={cursor}"), &s.acme, None),
+    )
+    .await;
+    assert_eq!(own.status(), 200);
 }
 
 fn upload_api(method: &str, url: &str, key: &str, body: Option<serde_json::Value>) -> Request {

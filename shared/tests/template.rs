@@ -10,21 +10,23 @@ use asset_service::auth::issue_key;
 use asset_service::config::Config;
 use std::time::Duration;
 
+use asset_service::domain::SigningKeys;
 use asset_service::domain::{
     ApiKeyHash, ApiKeyRecord, Asset, AssetKey, CompanyId, ListPage, ListQuery, PendingUpload,
     UploadId, UploadState, UploadTokenRecord,
 };
 use asset_service::storage::memory::{
-    MemoryApiKeyRepo, MemoryAssetRepo, MemoryBlobStore, MemoryUploadRepo,
+    MemoryApiKeyRepo, MemoryAssetRepo, MemoryBlobStore, MemorySigningKeys, MemoryUploadRepo,
 };
 use asset_service::storage::{
     ApiKeyRepo, AssetRepo, BlobStore, Claim, MultipartCompletion, PresignedGet, PresignedPost,
-    PresignedRequest, StagedObject, StagingArea, StorageError, Transition, UploadRepo,
-    UploadedPart, dynamo, s3,
+    PresignedRequest, SigningKeyStore, StagedObject, StagingArea, StorageError, Transition,
+    UploadRepo, UploadedPart, dynamo, s3, secrets,
 };
 use asset_service::{
-    App, Visibility, abort_upload, complete_upload, finalize_staged_object, get_asset,
-    mint_upload_token, part_url, start_upload, upload, upload_status,
+    App, Visibility, abort_upload, complete_upload, delete_asset, finalize_staged_object,
+    get_asset, handle_asset_events, list_assets, mint_upload_token, part_url, start_upload,
+    update_asset, upload, upload_status,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -83,6 +85,14 @@ impl BlobStore for Recording<Arc<MemoryBlobStore>> {
     }
     fn location(&self, key: &str) -> String {
         self.inner.location(key)
+    }
+}
+
+#[async_trait]
+impl SigningKeyStore for Recording<Arc<MemorySigningKeys>> {
+    async fn keys(&self) -> Result<SigningKeys, StorageError> {
+        self.note("SigningKeyStore::keys");
+        self.inner.keys().await
     }
 }
 
@@ -291,7 +301,11 @@ async fn fixture(inline_max_bytes: u64) -> Fixture {
             inner: uploads.clone(),
             calls: calls.clone(),
         }),
-    );
+    )
+    .with_signing(Arc::new(Recording {
+        inner: Arc::new(MemorySigningKeys::default()),
+        calls: calls.clone(),
+    }));
     Fixture {
         app,
         calls,
@@ -398,7 +412,133 @@ async fn methods_called() -> BTreeMap<&'static str, BTreeSet<String>> {
     }
     out.insert("get-asset", get_calls);
     direct_upload_calls(&mut out).await;
+    lifecycle_calls(&mut out).await;
     out
+}
+
+/// A JSON request to the lifecycle routes (`asset_key`: the `{assetKey}` path parameter).
+fn lifecycle_request(
+    method: &str,
+    uri: &str,
+    asset_key: Option<&str>,
+    key: &str,
+    body: &str,
+) -> lambda_http::Request {
+    let req = lambda_http::http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("x-api-key", key)
+        .header("content-type", "application/json")
+        .body(Body::Text(body.to_owned()))
+        .unwrap();
+    let query: std::collections::HashMap<String, String> = req
+        .uri()
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let req = req.with_query_string_parameters(query);
+    match asset_key {
+        Some(asset_key) => req.with_path_parameters(std::collections::HashMap::from([(
+            "assetKey".to_string(),
+            asset_key.to_string(),
+        )])),
+        None => req,
+    }
+}
+
+/// list-assets (with a cursor), update-asset, delete-asset (soft and erase) and asset-events (a
+/// deleted asset's record removed by the TTL).
+async fn lifecycle_calls(out: &mut BTreeMap<&'static str, BTreeSet<String>>) {
+    const BASE: &str = "https://api.example.com/api/v1/partner/asset";
+    let f = fixture(1 << 20).await;
+    let mut keys = Vec::new();
+    for _ in 0..2 {
+        let response = upload(&f.app, Visibility::Public, upload_request(&f.key)).await;
+        let asset: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+        keys.push(asset["key"].as_str().unwrap().to_owned());
+    }
+
+    f.calls.lock().unwrap().clear();
+    let first = list_assets(
+        &f.app,
+        lifecycle_request("GET", &format!("{BASE}?limit=1"), None, &f.key, ""),
+    )
+    .await;
+    let first: serde_json::Value = serde_json::from_slice(first.body().as_ref()).unwrap();
+    let cursor = first["nextCursor"].as_str().expect("a second page");
+    let second = list_assets(
+        &f.app,
+        lifecycle_request(
+            "GET",
+            &format!("{BASE}?limit=1&cursor={cursor}"),
+            None,
+            &f.key,
+            "",
+        ),
+    )
+    .await;
+    assert_eq!(second.status(), 200);
+    out.insert("list-assets", f.calls.lock().unwrap().clone());
+
+    f.calls.lock().unwrap().clear();
+    let patched = update_asset(
+        &f.app,
+        lifecycle_request(
+            "PATCH",
+            &format!("{BASE}/{}", keys[0]),
+            Some(&keys[0]),
+            &f.key,
+            r#"{"name":"renamed.pdf"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(patched.status(), 200);
+    out.insert("update-asset", f.calls.lock().unwrap().clone());
+
+    f.calls.lock().unwrap().clear();
+    for (asset_key, query) in [(&keys[0], ""), (&keys[1], "?erase=true")] {
+        let deleted = delete_asset(
+            &f.app,
+            lifecycle_request(
+                "DELETE",
+                &format!("{BASE}/{asset_key}{query}"),
+                Some(asset_key),
+                &f.key,
+                "",
+            ),
+        )
+        .await;
+        assert_eq!(deleted.status(), 200);
+    }
+    assert_eq!(f.blobs.len(), 1, "the erased asset's object is gone");
+    out.insert("delete-asset", f.calls.lock().unwrap().clone());
+
+    let deleted = f
+        .assets
+        .find(&AssetKey::parse(&keys[0]).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    f.calls.lock().unwrap().clear();
+    let event = serde_json::json!({"Records": [{
+        "eventID": "1",
+        "eventName": "REMOVE",
+        "awsRegion": "us-east-1",
+        "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"},
+        "dynamodb": {
+            "SequenceNumber": "1",
+            "SizeBytes": 1,
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+            "OldImage": dynamo::asset_stream_image(&deleted),
+        },
+    }]});
+    let answer = handle_asset_events(&f.app, serde_json::from_value(event).unwrap()).await;
+    assert!(answer.batch_item_failures.is_empty());
+    assert!(f.blobs.is_empty(), "the purge removed the last object");
+    out.insert("asset-events", f.calls.lock().unwrap().clone());
 }
 
 const PHOTO: &[u8] = include_bytes!("fixtures/photo.jpg");
@@ -681,7 +821,13 @@ fn required_actions(methods: &BTreeSet<String>) -> BTreeSet<String> {
         if let Some((_, action)) = s3::IAM_ACTIONS.iter().find(|(m, _)| *m == method) {
             actions.insert(format!("{action} {prefix}"));
         } else if let Some((_, list)) = dynamo::IAM_ACTIONS.iter().find(|(m, _)| *m == method) {
-            actions.extend(list.iter().map(|a| format!("{a} table")));
+            // Queries read the list index, which has its own ARN; every other call the table.
+            actions.extend(list.iter().map(|a| match *a {
+                "dynamodb:Query" => format!("{a} index"),
+                _ => format!("{a} table"),
+            }));
+        } else if let Some((_, list)) = secrets::IAM_ACTIONS.iter().find(|(m, _)| *m == method) {
+            actions.extend(list.iter().map(|a| format!("{a} secret")));
         } else {
             panic!("no IAM action known for storage method {method}");
         }
@@ -732,7 +878,7 @@ fn as_list(value: &Value) -> Vec<&Value> {
     }
 }
 
-const FUNCTIONS: [(&str, &str); 10] = [
+const FUNCTIONS: [(&str, &str); 14] = [
     ("UploadPrivateFunction", "upload-private"),
     ("UploadPublicFunction", "upload-public"),
     ("GetAssetFunction", "get-asset"),
@@ -743,6 +889,10 @@ const FUNCTIONS: [(&str, &str); 10] = [
     ("UploadTokenFunction", "upload-token"),
     ("UploadCompleteFunction", "upload-complete"),
     ("UploadFinalizeFunction", "upload-finalize"),
+    ("ListAssetsFunction", "list-assets"),
+    ("UpdateAssetFunction", "update-asset"),
+    ("DeleteAssetFunction", "delete-asset"),
+    ("AssetEventsFunction", "asset-events"),
 ];
 
 #[tokio::test]
@@ -787,9 +937,27 @@ async fn each_function_is_granted_exactly_what_its_code_calls() {
                             granted.insert(format!("{action} {prefix}"));
                             resource.clone()
                         }
+                        "dynamodb" if resource.1 == "${AssetsTable.Arn}/index/byCompany" => {
+                            granted.insert(format!("{action} index"));
+                            resource.clone()
+                        }
+                        // The event source mapping reads the stream for the function.
+                        "dynamodb" if resource.1 == "AssetsTable.StreamArn" => {
+                            granted.insert(format!("{action} stream"));
+                            resource.clone()
+                        }
                         "dynamodb" => {
                             granted.insert(format!("{action} table"));
                             ("!GetAtt".to_owned(), "AssetsTable.Arn".to_owned())
+                        }
+                        "secretsmanager" => {
+                            granted.insert(format!("{action} secret"));
+                            ("!Ref".to_owned(), "SigningSecret".to_owned())
+                        }
+                        // The stream consumer's on-failure destination.
+                        "sqs" => {
+                            granted.insert(format!("{action} failures"));
+                            ("!GetAtt".to_owned(), "AssetEventsFailures.Arn".to_owned())
                         }
                         "logs" => {
                             let group = logical.replace("Function", "LogGroup");
@@ -801,7 +969,22 @@ async fn each_function_is_granted_exactly_what_its_code_calls() {
                 }
             }
         }
-        let required = required_actions(&called[binary]);
+        let mut required = required_actions(&called[binary]);
+        if binary == "asset-events" {
+            // Not calls of its code: what Lambda needs to deliver the table's stream to it and
+            // to park the records it gave up on (Lambda Developer Guide, "Using Lambda with
+            // DynamoDB").
+            required.extend(
+                [
+                    "dynamodb:DescribeStream stream",
+                    "dynamodb:GetRecords stream",
+                    "dynamodb:GetShardIterator stream",
+                    "dynamodb:ListStreams stream",
+                    "sqs:SendMessage failures",
+                ]
+                .map(str::to_owned),
+            );
+        }
         assert_eq!(
             granted, required,
             "{logical}: granted vs called ({:?})",
@@ -840,6 +1023,11 @@ fn functions_are_built_and_logged_as_documented() {
         // Every API route is served by the same function under `cargo lambda watch`.
         let events = function["Properties"]["Events"].as_mapping().unwrap();
         for (_, event) in events {
+            if event["Type"] == "DynamoDB" {
+                // The table's stream; locally the tests hand its records to the handler.
+                assert_eq!(binary, "asset-events");
+                continue;
+            }
             if event["Type"] == "EventBridgeRule" {
                 // The bucket's events for staged uploads; locally `s3-event-relay` delivers them.
                 assert_eq!(binary, "upload-finalize");

@@ -170,6 +170,36 @@ pub struct ListPage {
     pub next: Option<ListPosition>,
 }
 
+/// What must follow a change of an asset's record, seen on the table's stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterChange {
+    /// Delete the asset's bytes (original and renditions): its retention ended and the table's
+    /// TTL removed its record.
+    PurgeBytes,
+    /// Drop a CDN's copies: anyone could read the asset before the change and not after it.
+    DropCdnCopies,
+}
+
+/// The effects of a record going from `old` to `new` (`None`: no record, or not an asset).
+/// `expired` says the table's TTL removed the record (not a client's erasure). Only a deleted
+/// asset's expiry purges bytes: a record the TTL removed for any other reason keeps them, so a
+/// wrong TTL can never destroy a live asset.
+pub fn after_change(old: Option<&Asset>, new: Option<&Asset>, expired: bool) -> Vec<AfterChange> {
+    use super::Reader;
+    let mut effects = Vec::new();
+    if let (Some(old), None, true) = (old, new, expired)
+        && old.deleted
+    {
+        effects.push(AfterChange::PurgeBytes);
+    }
+    let public_before = old.is_some_and(|a| a.readable_by(Reader::Anonymous));
+    let public_after = new.is_some_and(|a| a.readable_by(Reader::Anonymous));
+    if public_before && !public_after {
+        effects.push(AfterChange::DropCdnCopies);
+    }
+    effects
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,6 +264,41 @@ mod tests {
         let after_first = a.clone();
         assert!(!a.soft_delete(9_000, Duration::from_secs(60)));
         assert_eq!(a, after_first);
+    }
+
+    #[test]
+    fn only_an_expired_deleted_asset_is_purged_and_only_public_loss_invalidates() {
+        let mut public = asset();
+        public.visibility = Visibility::Public;
+        let mut deleted = public.clone();
+        deleted.soft_delete(2_000, DEFAULT_RETENTION);
+        let mut hidden = public.clone();
+        hidden.active = false;
+        let private = asset();
+        let mut private_deleted = private.clone();
+        private_deleted.soft_delete(2_000, DEFAULT_RETENTION);
+        use AfterChange::*;
+        type Case<'a> = (
+            Option<&'a Asset>,
+            Option<&'a Asset>,
+            bool,
+            &'a [AfterChange],
+        );
+        let cases: [Case<'_>; 9] = [
+            (Some(&public), Some(&deleted), false, &[DropCdnCopies]),
+            (Some(&public), Some(&hidden), false, &[DropCdnCopies]),
+            (Some(&hidden), Some(&public), false, &[]),
+            (Some(&deleted), None, true, &[PurgeBytes]),
+            (Some(&public), None, false, &[DropCdnCopies]),
+            // A live asset's record removed by a TTL: its bytes stay.
+            (Some(&public), None, true, &[DropCdnCopies]),
+            (Some(&private), Some(&private_deleted), false, &[]),
+            (Some(&private_deleted), None, true, &[PurgeBytes]),
+            (None, Some(&public), false, &[]),
+        ];
+        for (i, (old, new, expired, effects)) in cases.into_iter().enumerate() {
+            assert_eq!(after_change(old, new, expired), effects, "case {i}");
+        }
     }
 
     #[test]

@@ -24,8 +24,8 @@ pub use content::{
 pub(crate) use ids::random_id;
 pub use ids::{AssetKey, CompanyId, InvalidCompanyId, random_bytes};
 pub use lifecycle::{
-    AssetChange, DEFAULT_LIST_LIMIT, DEFAULT_RETENTION, ListFilter, ListPage, ListPosition,
-    ListQuery, MAX_LIST_LIMIT, Precondition,
+    AfterChange, AssetChange, DEFAULT_LIST_LIMIT, DEFAULT_RETENTION, ListFilter, ListPage,
+    ListPosition, ListQuery, MAX_LIST_LIMIT, Precondition, after_change,
 };
 pub use rendition::{InvalidRenditionSizes, RenditionSize, RenditionSizes, fit_within};
 pub use signature::{

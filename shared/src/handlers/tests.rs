@@ -954,6 +954,7 @@ async fn enumerations_are_read_in_any_case() {
 
 mod clients;
 mod direct_upload;
+mod lifecycle;
 mod ranges;
 mod upload_tokens;
 

@@ -9,7 +9,7 @@ use crate::domain::{
     detect_content, name_from_filename, sha256_hex,
 };
 use crate::http::{
-    ApiError, CompanyAsset, base_url, json_response, observed, parse_upload_form, presented_api_key,
+    ApiError, CompanyAsset, base_url, observed, parse_upload_form, presented_api_key,
 };
 use crate::renditions::{self, Rendered, Rendition};
 
@@ -89,10 +89,7 @@ async fn try_upload(
     let renditions = rendered.map(|r| r.renditions).unwrap_or_default();
     store(app, &asset, Original::Bytes(form.file), renditions).await?;
     let location = app.blobs.location(&asset.object_key);
-    Ok(json_response(
-        StatusCode::OK,
-        &CompanyAsset::new(&asset, &base, location),
-    ))
+    Ok(CompanyAsset::new(&asset, &base, location).response(StatusCode::OK))
 }
 
 /// Renditions are made during the upload (ARCHITECTURE.md, "Renditions"): an image that cannot

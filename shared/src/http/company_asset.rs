@@ -1,4 +1,8 @@
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Response};
 use serde::Serialize;
+
+use super::json_response;
 
 use crate::domain::{Asset, AssetType, RenditionSize, Visibility};
 
@@ -42,6 +46,9 @@ pub struct CompanyAsset {
     pub width: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
+    /// The metadata's entity tag ([`Asset::metadata_etag`]), also sent as the `ETag` header of an
+    /// answer about one asset: `If-Match` of a `PATCH` or `DELETE` names it.
+    pub etag: String,
 }
 
 impl CompanyAsset {
@@ -60,13 +67,13 @@ impl CompanyAsset {
             created: asset.created_ms,
             modified: asset.modified_ms,
             deleted: asset.deleted,
-            updated: asset.modified_ms != asset.created_ms,
+            updated: asset.updated,
             name: asset.name.clone(),
             key: asset.key.to_string(),
             asset_type: asset.asset_type,
             public_url: (asset.visibility == Visibility::Public).then(|| orig_url.clone()),
-            active: !asset.deleted,
-            priority: 0,
+            active: asset.active,
+            priority: asset.priority,
             secured: asset.visibility == Visibility::Private,
             thumb_url: rendition_url(RenditionSize::Thumb),
             medium_url: rendition_url(RenditionSize::Medium),
@@ -79,6 +86,16 @@ impl CompanyAsset {
             sha256: asset.sha256.clone(),
             width: asset.dimensions.map(|(w, _)| w),
             height: asset.dimensions.map(|(_, h)| h),
+            etag: asset.metadata_etag(),
         }
+    }
+
+    /// The JSON answer about this one asset, its metadata's `ETag` in the header.
+    pub fn response(&self, status: StatusCode) -> Response<Body> {
+        let mut response = json_response(status, self);
+        if let Ok(etag) = HeaderValue::from_str(&self.etag) {
+            response.headers_mut().insert(header::ETAG, etag);
+        }
+        response
     }
 }

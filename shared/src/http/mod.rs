@@ -3,6 +3,7 @@
 
 mod company_asset;
 mod error;
+mod lifecycle_json;
 mod multipart;
 mod observe;
 mod placeholder;
@@ -15,13 +16,14 @@ mod uppy_json;
 
 pub use company_asset::CompanyAsset;
 pub use error::ApiError;
+pub use lifecycle_json::{AssetPage, AssetPatch, DeletedAsset, ListParams, if_match, list_params};
 pub use multipart::{UploadForm, parse_upload_form};
 pub use observe::observed;
 pub use range::{Part, requested_part};
 #[cfg(test)]
 pub(crate) use request::QUERY_BOOL_SPELLINGS;
 pub use request::{
-    asset_key_param, base_url, handle_error_flag, presented_api_key, rendition_param,
+    asset_key_param, base_url, handle_error_flag, presented_api_key, query_bool, rendition_param,
 };
 pub use response::{
     AssetHeaders, asset_head, asset_response, json_response, not_modified, partial_response,

@@ -659,7 +659,7 @@ fn rendition_from_value(value: &AttributeValue) -> Result<StoredRendition, Stora
 
 /// An asset from its item. Items written before the lifecycle fields existed read as they were
 /// then: active, priority 0, version 1, `updated` when modified after creation.
-pub(crate) fn asset_from_item(item: &Item) -> Result<Asset, StorageError> {
+fn asset_from_item(item: &Item) -> Result<Asset, StorageError> {
     let r = ItemReader(item);
     let created_ms: i64 = r.n("created")?;
     let modified_ms: i64 = r.n("modified")?;
@@ -704,6 +704,21 @@ pub(crate) fn asset_from_item(item: &Item) -> Result<Asset, StorageError> {
             _ => None,
         },
     })
+}
+
+/// The image the table's stream carries for this asset's record (events/ samples and tests).
+pub fn asset_stream_image(asset: &Asset) -> serde_dynamo::Item {
+    asset_to_item(asset).into()
+}
+
+/// An asset from an image of the table's stream (`NEW_AND_OLD_IMAGES`); `Ok(None)` for an absent
+/// image or an item that is not an asset.
+pub fn asset_from_stream_image(image: serde_dynamo::Item) -> Result<Option<Asset>, StorageError> {
+    let item: Item = image.into();
+    match item.get("kind") {
+        Some(AttributeValue::S(kind)) if kind == KIND_ASSET => asset_from_item(&item).map(Some),
+        _ => Ok(None),
+    }
 }
 
 fn key_to_item(k: &ApiKeyRecord) -> Item {
