@@ -234,22 +234,13 @@ fn json_of(response: &lambda_http::Response<Body>) -> Value {
 
 #[tokio::test]
 async fn the_lifecycle_on_real_storage_ends_with_nothing_left() {
-    let Some((config, storage)) = support::provisioned("lifecycle").await else {
+    let Some((mut config, storage)) = support::provisioned("lifecycle").await else {
         return;
     };
     // The signing secret, as `asset-admin setup` makes it on a local stack.
-    let secret_id = format!("{}-signing", config.table_name);
-    let signing = Arc::new(SecretsManagerKeys::new(
-        aws_sdk_secretsmanager::Client::new(
-            &aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .endpoint_url(config.aws_endpoint_url.clone().unwrap())
-                .load()
-                .await,
-        ),
-        &secret_id,
-    ));
-    signing.ensure_secret().await.unwrap();
-    let app = App::on_aws(config.clone()).await.with_signing(signing);
+    config.signing_secret_id = Some(format!("{}-signing", config.table_name));
+    signing_keys(&config).await.ensure_secret().await.unwrap();
+    let app = App::on_aws(config.clone()).await;
     let (secret, _) = issue_key(storage.table.as_ref(), CompanyId::parse("acme").unwrap())
         .await
         .unwrap();
@@ -367,13 +358,9 @@ async fn secrets_manager_keeps_the_previous_secret_through_one_rotation() {
     let Some(config) = support::local_config("secrets") else {
         return;
     };
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(config.aws_endpoint_url.clone().unwrap())
-        .load()
-        .await;
-    let client = aws_sdk_secretsmanager::Client::new(&sdk);
-    let id = format!("{}-signing", config.table_name);
-    let first = SecretsManagerKeys::new(client.clone(), &id);
+    let mut config = config;
+    config.signing_secret_id = Some(format!("{}-signing", config.table_name));
+    let first = signing_keys(&config).await;
     first.ensure_secret().await.unwrap();
     first.ensure_secret().await.unwrap();
     let grant = asset_service::domain::SignedUrlGrant {
@@ -394,7 +381,7 @@ async fn secrets_manager_keeps_the_previous_secret_through_one_rotation() {
         grant.verify(&first.keys().await.unwrap(), &signature, 0),
         Ok(())
     );
-    let rotated = SecretsManagerKeys::new(client.clone(), &id);
+    let rotated = signing_keys(&config).await;
     let keys = rotated.keys().await.unwrap();
     assert_ne!(grant.sign(&keys), signature, "the new secret signs");
     assert_eq!(
@@ -408,9 +395,18 @@ async fn secrets_manager_keeps_the_previous_secret_through_one_rotation() {
     );
 
     rotated.rotate().await.unwrap();
-    let twice = SecretsManagerKeys::new(client, &id);
+    let twice = signing_keys(&config).await;
     assert_eq!(
         grant.verify(&twice.keys().await.unwrap(), &signature, 0),
         Err(asset_service::domain::SignedUrlError::Mismatch)
     );
+}
+
+/// A new instance's view of the signing secret (`SIGNING_SECRET_ID`), with the service's own
+/// client set-up.
+async fn signing_keys(config: &asset_service::config::Config) -> Arc<SecretsManagerKeys> {
+    asset_service::app::AwsStorage::connect(config)
+        .await
+        .signing
+        .expect("SIGNING_SECRET_ID is set")
 }
