@@ -1378,8 +1378,8 @@ fn cdn_never_caches_errors() {
         .into_iter()
         .map(|r| (r["ErrorCode"].as_i64().unwrap(), r))
         .collect();
-    // The codes CloudFront caches (Developer Guide, "HTTP 4xx and 5xx status codes that
-    // CloudFront caches"); it never caches 416.
+    // Every code a distribution's CustomErrorResponses accept, but 416, which CloudFront never
+    // caches (Developer Guide, "Control how long CloudFront caches errors").
     for code in [400, 403, 404, 405, 414, 500, 501, 502, 503, 504] {
         let response = responses
             .get(&code)
