@@ -12,7 +12,9 @@ use asset_service::domain::{
     ApiKeySecret, Asset, AssetKey, CompanyId, NewAsset, Visibility, detect_content, sha256_hex,
 };
 use asset_service::storage::dynamo::DynamoTable;
-use asset_service::storage::{ApiKeyRepo, AssetRepo, BlobStore, PresignedGet, StorageError};
+use asset_service::storage::{
+    ApiKeyRepo, AssetRepo, BlobStore, CdnInvalidator, PresignedGet, StorageError,
+};
 use asset_service::{get_asset, upload};
 use bytes::Bytes;
 use lambda_http::http::StatusCode;
@@ -400,4 +402,142 @@ async fn failed_metadata_write_leaves_no_object_in_s3() {
         support::object_keys(&storage, &config.bucket_name).await,
         Vec::<String>::new()
     );
+}
+
+/// A CloudFront client on the local stand-in, built as `AwsStorage` builds its clients.
+async fn cloudfront_client(endpoint: &str) -> aws_sdk_cloudfront::Client {
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http_client)
+        .endpoint_url(endpoint)
+        .load()
+        .await;
+    aws_sdk_cloudfront::Client::new(&sdk)
+}
+
+/// A distribution in front of an HTTP API, as the template makes it (the fields moto needs).
+async fn create_distribution(client: &aws_sdk_cloudfront::Client) -> String {
+    use aws_sdk_cloudfront::types::{
+        CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, Origin, OriginProtocolPolicy,
+        Origins, ViewerProtocolPolicy,
+    };
+    let origin = Origin::builder()
+        .id("api")
+        .domain_name("abc123.execute-api.us-east-1.amazonaws.com")
+        .custom_origin_config(
+            CustomOriginConfig::builder()
+                .http_port(80)
+                .https_port(443)
+                .origin_protocol_policy(OriginProtocolPolicy::HttpsOnly)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let config = DistributionConfig::builder()
+        .caller_reference(AssetKey::generate().as_str())
+        .comment("asset API")
+        .enabled(true)
+        .origins(
+            Origins::builder()
+                .quantity(1)
+                .items(origin)
+                .build()
+                .unwrap(),
+        )
+        .default_cache_behavior(
+            DefaultCacheBehavior::builder()
+                .target_origin_id("api")
+                .viewer_protocol_policy(ViewerProtocolPolicy::HttpsOnly)
+                .cache_policy_id("4135ea2d-6df8-44a3-9df3-4b5a84be39ad")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let created = client
+        .create_distribution()
+        .distribution_config(config)
+        .send()
+        .await
+        .expect("create distribution");
+    created.distribution().unwrap().id().to_owned()
+}
+
+/// The paths and caller reference of each invalidation of `distribution`, oldest first.
+async fn invalidations(
+    client: &aws_sdk_cloudfront::Client,
+    distribution: &str,
+) -> Vec<(Vec<String>, String)> {
+    let listed = client
+        .list_invalidations()
+        .distribution_id(distribution)
+        .send()
+        .await
+        .expect("list invalidations");
+    let mut out = Vec::new();
+    for summary in listed.invalidation_list().unwrap().items() {
+        let got = client
+            .get_invalidation()
+            .distribution_id(distribution)
+            .id(summary.id())
+            .send()
+            .await
+            .expect("get invalidation");
+        let batch = got.invalidation().unwrap().invalidation_batch().unwrap();
+        out.push((
+            batch.paths().unwrap().items().to_vec(),
+            batch.caller_reference().to_owned(),
+        ));
+    }
+    out
+}
+
+/// `CloudFrontInvalidator` through the real SDK: one invalidation per call, for the asset's path
+/// and every query-string variant under it (a trailing `*`: its renditions and signed URLs), each
+/// with its own caller reference (CloudFront treats a repeated reference as the same request, so
+/// a second delete must not reuse one); an unknown distribution is a storage error, not a panic.
+#[tokio::test]
+async fn cloudfront_invalidator_invalidates_an_asset_path_and_its_variants() {
+    let Some(mut config) = support::local_config("cdn") else {
+        return;
+    };
+    let endpoint = config.aws_endpoint_url.clone().unwrap();
+    let client = cloudfront_client(&endpoint).await;
+    let distribution = create_distribution(&client).await;
+    config.cdn_distribution_id = Some(distribution.clone());
+    // As a function builds it from CDN_DISTRIBUTION_ID.
+    let app = App::on_aws(config.clone()).await;
+    let cdn = app
+        .cdn
+        .as_ref()
+        .expect("CDN_DISTRIBUTION_ID set: an invalidator");
+
+    let key = AssetKey::generate();
+    let path = format!("/api/v1/partner/asset/{}", key.as_str());
+    assert!(invalidations(&client, &distribution).await.is_empty());
+    cdn.invalidate(&path).await.expect("invalidate");
+    cdn.invalidate(&path).await.expect("invalidate again");
+
+    let done = invalidations(&client, &distribution).await;
+    assert_eq!(done.len(), 2, "{done:?}");
+    for (paths, _) in &done {
+        assert_eq!(paths, &[format!("{path}*")]);
+    }
+    assert_ne!(done[0].1, done[1].1, "caller references are unique");
+
+    let mut elsewhere = config.clone();
+    elsewhere.cdn_distribution_id = Some("E000000NOTHERE".into());
+    let missing = asset_service::app::AwsStorage::connect(&elsewhere)
+        .await
+        .cdn
+        .unwrap();
+    assert!(matches!(
+        missing.invalidate(&path).await,
+        Err(StorageError::Unavailable(_))
+    ));
 }

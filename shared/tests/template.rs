@@ -89,6 +89,16 @@ impl BlobStore for Recording<Arc<MemoryBlobStore>> {
 }
 
 #[async_trait]
+impl asset_service::storage::CdnInvalidator
+    for Recording<Arc<asset_service::storage::memory::MemoryCdn>>
+{
+    async fn invalidate(&self, path: &str) -> Result<(), StorageError> {
+        self.note("CdnInvalidator::invalidate");
+        self.inner.invalidate(path).await
+    }
+}
+
+#[async_trait]
 impl SigningKeyStore for Recording<Arc<MemorySigningKeys>> {
     async fn keys(&self) -> Result<SigningKeys, StorageError> {
         self.note("SigningKeyStore::keys");
@@ -522,8 +532,26 @@ async fn lifecycle_calls(out: &mut BTreeMap<&'static str, BTreeSet<String>>) {
         .await
         .unwrap()
         .unwrap();
+    // With the CDN on, the delete's record on the stream (public before, not after) invalidates.
+    let app = f.app.with_cdn(Arc::new(Recording {
+        inner: Arc::new(asset_service::storage::memory::MemoryCdn::default()),
+        calls: f.calls.clone(),
+    }));
+    let mut live = deleted.clone();
+    live.deleted = false;
     f.calls.lock().unwrap().clear();
     let event = serde_json::json!({"Records": [{
+        "eventID": "0",
+        "eventName": "MODIFY",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "SequenceNumber": "0",
+            "SizeBytes": 1,
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+            "OldImage": dynamo::asset_stream_image(&live),
+            "NewImage": dynamo::asset_stream_image(&deleted),
+        },
+    }, {
         "eventID": "1",
         "eventName": "REMOVE",
         "awsRegion": "us-east-1",
@@ -535,7 +563,7 @@ async fn lifecycle_calls(out: &mut BTreeMap<&'static str, BTreeSet<String>>) {
             "OldImage": dynamo::asset_stream_image(&deleted),
         },
     }]});
-    let answer = handle_asset_events(&f.app, serde_json::from_value(event).unwrap()).await;
+    let answer = handle_asset_events(&app, serde_json::from_value(event).unwrap()).await;
     assert!(answer.batch_item_failures.is_empty());
     assert!(f.blobs.is_empty(), "the purge removed the last object");
     out.insert("asset-events", f.calls.lock().unwrap().clone());
@@ -828,6 +856,11 @@ fn required_actions(methods: &BTreeSet<String>) -> BTreeSet<String> {
             }));
         } else if let Some((_, list)) = secrets::IAM_ACTIONS.iter().find(|(m, _)| *m == method) {
             actions.extend(list.iter().map(|a| format!("{a} secret")));
+        } else if let Some((_, list)) = asset_service::storage::cloudfront::IAM_ACTIONS
+            .iter()
+            .find(|(m, _)| *m == method)
+        {
+            actions.extend(list.iter().map(|a| format!("{a} distribution")));
         } else {
             panic!("no IAM action known for storage method {method}");
         }
@@ -913,6 +946,11 @@ async fn each_function_is_granted_exactly_what_its_code_calls() {
         let mut granted = BTreeSet::new();
         for policy in as_list(&role["Properties"]["Policies"]) {
             for statement in as_list(&policy["PolicyDocument"]["Statement"]) {
+                // `!If [CdnEnabled, statement, NoValue]`: what the role holds with the option on.
+                let statement = match statement {
+                    Value::Tagged(tagged) if tagged.tag == "!If" => &tagged.value[1],
+                    other => other,
+                };
                 assert_eq!(statement["Effect"], "Allow");
                 let actions = strings(&statement["Action"]);
                 let resource = intrinsic(&statement["Resource"]).unwrap_or_else(|| {
@@ -953,6 +991,14 @@ async fn each_function_is_granted_exactly_what_its_code_calls() {
                         "secretsmanager" => {
                             granted.insert(format!("{action} secret"));
                             ("!Ref".to_owned(), "SigningSecret".to_owned())
+                        }
+                        "cloudfront" => {
+                            granted.insert(format!("{action} distribution"));
+                            (
+                                "!Sub".to_owned(),
+                                "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${AssetsCdn}"
+                                    .to_owned(),
+                            )
                         }
                         // The stream consumer's on-failure destination.
                         "sqs" => {
@@ -1256,4 +1302,400 @@ fn function_timeouts_hold_the_sdk_timeout_budget() {
             "{logical}: {timeout} s cannot hold {operations} x {operation} s SDK operations"
         );
     }
+}
+
+// ------------------------------------------------------------------ the CDN (README, "CDN")
+
+/// CloudFront's managed origin request policy `AllViewerExceptHostHeader` (CloudFront Developer
+/// Guide, "Use managed origin request policies"): every viewer header but `Host`.
+const ALL_VIEWER_EXCEPT_HOST_HEADER: &str = "b689b0a8-53d0-40ab-baf2-68738e2966ac";
+/// The asset GET path, as a CloudFront path pattern.
+const ASSET_PATH_PATTERN: &str = "/api/v1/partner/asset/*";
+
+fn cdn_config(template: &Value) -> &Value {
+    &resource(template, "AssetsCdn")["Properties"]["DistributionConfig"]
+}
+
+/// `(path pattern, behaviour)` in CloudFront's order: the listed ones first, the default last.
+fn cdn_behaviours(template: &Value) -> Vec<(String, &Value)> {
+    let config = cdn_config(template);
+    as_list(&config["CacheBehaviors"])
+        .into_iter()
+        .map(|b| (b["PathPattern"].as_str().unwrap().to_owned(), b))
+        .chain([("*".to_owned(), &config["DefaultCacheBehavior"])])
+        .collect()
+}
+
+/// CloudFront's path pattern match: `*` any run of characters, `?` one, case-sensitive.
+fn path_matches(pattern: &[u8], path: &[u8]) -> bool {
+    match (pattern.first(), path.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => {
+            path_matches(&pattern[1..], path)
+                || (!path.is_empty() && path_matches(pattern, &path[1..]))
+        }
+        (Some(b'?'), Some(_)) => path_matches(&pattern[1..], &path[1..]),
+        (Some(p), Some(c)) if p == c => path_matches(&pattern[1..], &path[1..]),
+        _ => false,
+    }
+}
+
+/// The cache policy (its logical name) CloudFront applies to a request for `path`.
+fn cdn_policy_for(template: &Value, path: &str) -> String {
+    let (_, behaviour) = cdn_behaviours(template)
+        .into_iter()
+        .find(|(pattern, _)| path_matches(pattern.as_bytes(), path.as_bytes()))
+        .expect("the default behaviour matches everything");
+    let (tag, policy) = intrinsic(&behaviour["CachePolicyId"]).expect("a policy of the template");
+    assert_eq!(tag, "!Ref");
+    policy
+}
+
+fn cdn_cache_policy<'a>(template: &'a Value, name: &str) -> &'a Value {
+    &resource(template, name)["Properties"]["CachePolicyConfig"]
+}
+
+/// Every method and path the template routes to a function, with its path parameters filled in.
+fn api_routes(template: &Value) -> Vec<(String, String)> {
+    let mut routes = Vec::new();
+    for (_, resource) in template["Resources"].as_mapping().unwrap() {
+        for (_, event) in resource["Properties"]["Events"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+        {
+            if event["Type"] == "HttpApi" {
+                let path = event["Properties"]["Path"].as_str().unwrap();
+                // A parameter as a client fills it (an asset key is 22 characters of base64url).
+                let filled = path
+                    .split('/')
+                    .map(|s| {
+                        if s.starts_with('{') {
+                            "Ab3_x-Yz09Ab3_x-Yz09Ab"
+                        } else {
+                            s
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("/");
+                let method = event["Properties"]["Method"].as_str().unwrap();
+                routes.push((method.to_owned(), filled));
+            }
+        }
+    }
+    routes
+}
+
+/// Off unless asked for, and then all of it: no CloudFront resource or output exists without
+/// `EnableCdn=true`.
+#[test]
+fn cdn_is_off_by_default_and_wholly_conditional() {
+    let template = template();
+    let parameter = &template["Parameters"]["EnableCdn"];
+    assert_eq!(parameter["Default"], "false");
+    assert_eq!(strings(&parameter["AllowedValues"]), ["true", "false"]);
+    let Value::Tagged(condition) = &template["Conditions"]["CdnEnabled"] else {
+        panic!("CdnEnabled is a condition");
+    };
+    assert_eq!(condition.tag.to_string(), "!Equals");
+    assert_eq!(
+        intrinsic(&condition.value[0]),
+        Some(("!Ref".into(), "EnableCdn".into()))
+    );
+    assert_eq!(condition.value[1], "true");
+
+    let mut cloudfront = BTreeSet::new();
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"]
+            .as_str()
+            .unwrap()
+            .starts_with("AWS::CloudFront::")
+        {
+            let name = name.as_str().unwrap();
+            assert_eq!(resource["Condition"], "CdnEnabled", "{name}");
+            cloudfront.insert(name.to_owned());
+        }
+    }
+    assert_eq!(
+        cloudfront,
+        BTreeSet::from(
+            [
+                "AssetsCdn",
+                "AssetsCdnCachePolicy",
+                "AssetsCdnPassThroughPolicy"
+            ]
+            .map(String::from)
+        )
+    );
+    for (name, output) in template["Outputs"].as_mapping().unwrap() {
+        let text = serde_norway::to_string(output).unwrap();
+        if cloudfront.iter().any(|r| text.contains(r.as_str())) {
+            assert_eq!(output["Condition"], "CdnEnabled", "output {name:?}");
+        }
+    }
+}
+
+/// The asset cache policy: keyed on the path, the rendition and a signed URL's parameters only;
+/// one copy per key whatever the viewer accepts; nothing kept that the origin does not mark
+/// cacheable, and a public asset kept as long as its `max-age`.
+#[test]
+fn cdn_cache_policy_keys_assets_on_path_size_and_signature_only() {
+    let template = template();
+    let policy = cdn_cache_policy(&template, "AssetsCdnCachePolicy");
+    let key = &policy["ParametersInCacheKeyAndForwardedToOrigin"];
+    assert_eq!(
+        key["QueryStringsConfig"]["QueryStringBehavior"],
+        "whitelist"
+    );
+    assert_eq!(
+        strings(&key["QueryStringsConfig"]["QueryStrings"])
+            .into_iter()
+            .collect::<BTreeSet<_>>(),
+        BTreeSet::from(["expires", "signature", "size"].map(String::from))
+    );
+    assert_eq!(key["CookiesConfig"]["CookieBehavior"], "none");
+    // No header varies an asset's bytes. Authorization is in the key only because CloudFront
+    // forwards it on a GET or HEAD no other way (an origin request policy naming it is refused
+    // with a 400): anonymous viewers, who send none, share one entry; x-api-key is forwarded by
+    // the origin request policy and is not in the key.
+    assert_eq!(key["HeadersConfig"]["HeaderBehavior"], "whitelist");
+    assert_eq!(strings(&key["HeadersConfig"]["Headers"]), ["Authorization"]);
+    assert_eq!(key["EnableAcceptEncodingGzip"], false);
+    assert_eq!(key["EnableAcceptEncodingBrotli"], false);
+    // MinTTL 0: above it CloudFront would keep `private` and `no-store` answers too.
+    assert_eq!(policy["MinTTL"].as_u64(), Some(0));
+    assert_eq!(policy["DefaultTTL"].as_u64(), Some(0));
+    let public = public_asset_cache_control();
+    let max_age: u64 = public
+        .split(", ")
+        .find_map(|d| d.strip_prefix("max-age="))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{public}"));
+    assert_eq!(policy["MaxTTL"].as_u64(), Some(max_age), "{public}");
+
+    // Everything else passes through: nothing kept, and what reaches the API is keyed on both
+    // credentials and every query string, so even a response that asked to be kept would serve
+    // no other caller.
+    let pass = cdn_cache_policy(&template, "AssetsCdnPassThroughPolicy");
+    assert_eq!(pass["MinTTL"].as_u64(), Some(0));
+    assert_eq!(pass["DefaultTTL"].as_u64(), Some(0));
+    assert!(pass["MaxTTL"].as_u64().unwrap() <= 1);
+    let key = &pass["ParametersInCacheKeyAndForwardedToOrigin"];
+    assert_eq!(key["QueryStringsConfig"]["QueryStringBehavior"], "all");
+    assert_eq!(key["CookiesConfig"]["CookieBehavior"], "none");
+    assert_eq!(
+        strings(&key["HeadersConfig"]["Headers"]),
+        ["Authorization", "x-api-key"]
+    );
+    assert_eq!(key["EnableAcceptEncodingGzip"], false);
+    assert_eq!(key["EnableAcceptEncodingBrotli"], false);
+}
+
+/// What the GET handler sends for a public asset: the header the CDN's MaxTTL follows.
+fn public_asset_cache_control() -> String {
+    let content = asset_service::domain::detect_content(b"%PDF-1.7\n", None).unwrap();
+    let asset = Asset::create(asset_service::domain::NewAsset {
+        key: AssetKey::generate(),
+        company_id: CompanyId::parse("acme").unwrap(),
+        name: "a.pdf".into(),
+        visibility: Visibility::Public,
+        content: &content,
+        size: 9,
+        sha256: "0".repeat(64),
+        dimensions: None,
+        renditions: Vec::new(),
+        now_ms: 1_700_000_000_000,
+    });
+    asset_service::http::AssetHeaders::for_asset(&asset).cache_control
+}
+
+/// Every route of the API works through the CDN (the URLs it hands out lead there), only the
+/// asset GET is ever cached, no behaviour compresses, and none sends the viewer's `Host` to API
+/// Gateway (which finds the API by its own host name).
+#[test]
+fn cdn_caches_only_the_asset_get_and_passes_everything_else_through() {
+    let template = template();
+    let config = cdn_config(&template);
+    let origins = as_list(&config["Origins"]);
+    let [origin] = origins[..] else {
+        panic!("one origin: {origins:?}")
+    };
+    assert_eq!(
+        intrinsic(&origin["DomainName"]),
+        Some((
+            "!Sub".into(),
+            "${AssetsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}".into()
+        ))
+    );
+    assert_eq!(
+        origin["CustomOriginConfig"]["OriginProtocolPolicy"],
+        "https-only"
+    );
+    assert!(
+        origin["OriginPath"].is_null(),
+        "the HTTP API's $default stage has no path"
+    );
+    assert_eq!(
+        template["Outputs"]["ApiUrl"]["Value"],
+        Value::Tagged(Box::new(serde_norway::value::TaggedValue {
+            tag: serde_norway::value::Tag::new("Sub"),
+            value: Value::String(
+                "https://${AssetsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}".into()
+            ),
+        })),
+        "the CDN's origin is the API's URL"
+    );
+
+    for (pattern, behaviour) in cdn_behaviours(&template) {
+        assert_eq!(behaviour["TargetOriginId"], origin["Id"], "{pattern}");
+        assert_eq!(behaviour["ViewerProtocolPolicy"], "https-only", "{pattern}");
+        assert_eq!(
+            behaviour["Compress"], false,
+            "{pattern}: images are compressed"
+        );
+        assert_eq!(
+            behaviour["OriginRequestPolicyId"], ALL_VIEWER_EXCEPT_HOST_HEADER,
+            "{pattern}: every viewer header but Host"
+        );
+        assert_eq!(strings(&behaviour["CachedMethods"]), ["GET", "HEAD"]);
+        assert_eq!(
+            strings(&behaviour["AllowedMethods"])
+                .into_iter()
+                .collect::<BTreeSet<_>>(),
+            BTreeSet::from(
+                ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"].map(String::from)
+            ),
+            "{pattern}: writes pass through"
+        );
+    }
+    assert!(
+        template["Resources"]
+            .as_mapping()
+            .unwrap()
+            .values()
+            .all(|r| r["Type"] != "AWS::CloudFront::OriginRequestPolicy"),
+        "a custom origin request policy would need its own check that Host stays out"
+    );
+
+    let routes = api_routes(&template);
+    assert!(routes.len() > 10, "{routes:?}");
+    let asset = format!(
+        "{}Ab3_x-Yz09Ab3_x-Yz09Ab",
+        ASSET_PATH_PATTERN.trim_end_matches('*')
+    );
+    assert!(
+        routes.contains(&("GET".into(), asset.clone())),
+        "the asset GET route: {routes:?}"
+    );
+    for (method, path) in &routes {
+        let policy = cdn_policy_for(&template, path);
+        if matches!(method.as_str(), "GET" | "HEAD") && *path == asset {
+            assert_eq!(policy, "AssetsCdnCachePolicy", "{method} {path}");
+        } else if matches!(method.as_str(), "GET" | "HEAD") {
+            assert_eq!(policy, "AssetsCdnPassThroughPolicy", "{method} {path}");
+        }
+    }
+    // The list route (no trailing key) and anything unknown fall to the default behaviour.
+    assert_eq!(
+        cdn_policy_for(&template, "/api/v1/partner/asset"),
+        "AssetsCdnPassThroughPolicy"
+    );
+}
+
+/// No error is kept for another viewer: CloudFront keeps 4xx/5xx answers for 10 s unless told
+/// otherwise and honours `no-store` only on 404, 410, 414 and 501 (Developer Guide, "Control how
+/// long CloudFront caches errors"), so each code it caches has an error-caching TTL of 0.
+#[test]
+fn cdn_never_caches_errors() {
+    let template = template();
+    let responses: BTreeMap<i64, &Value> = as_list(&cdn_config(&template)["CustomErrorResponses"])
+        .into_iter()
+        .map(|r| (r["ErrorCode"].as_i64().unwrap(), r))
+        .collect();
+    // Every code a distribution's CustomErrorResponses accept, but 416, which CloudFront never
+    // caches (Developer Guide, "Control how long CloudFront caches errors").
+    for code in [400, 403, 404, 405, 414, 500, 501, 502, 503, 504] {
+        let response = responses
+            .get(&code)
+            .unwrap_or_else(|| panic!("no error caching TTL for {code}"));
+        assert_eq!(response["ErrorCachingMinTTL"].as_i64(), Some(0), "{code}");
+        // The API's own answer reaches the viewer: its JSON body, or the placeholder image.
+        assert!(response["ResponsePagePath"].is_null(), "{code}");
+        assert!(response["ResponseCode"].is_null(), "{code}");
+    }
+}
+
+/// With the CDN on, the URLs the API hands out lead to it: `PUBLIC_BASE_URL` is the CDN's own
+/// domain when one is given (else the operator's `PublicBaseUrl`, README "CDN"). It never names
+/// the distribution: the HttpApi's body names every API function, the distribution names the API,
+/// so an API function naming the distribution is a cycle CloudFormation refuses.
+#[test]
+fn public_base_url_leads_to_the_cdn_without_a_cycle() {
+    let template = template();
+    let Value::Tagged(url) =
+        &template["Globals"]["Function"]["Environment"]["Variables"]["PUBLIC_BASE_URL"]
+    else {
+        panic!("PUBLIC_BASE_URL is an !If");
+    };
+    assert_eq!(url.tag.to_string(), "!If");
+    assert_eq!(url.value[0], "HasPublicBaseUrl");
+    assert_eq!(
+        intrinsic(&url.value[1]),
+        Some(("!Ref".into(), "PublicBaseUrl".into()))
+    );
+    let Value::Tagged(alias) = &url.value[2] else {
+        panic!("else the CDN's domain");
+    };
+    assert_eq!(alias.tag.to_string(), "!If");
+    assert_eq!(alias.value[0], "CdnHasAlias");
+    let cdn_url = ("!Sub".to_owned(), "https://${CdnDomainName}".to_owned());
+    assert_eq!(intrinsic(&alias.value[1]), Some(cdn_url.clone()));
+    assert_eq!(
+        intrinsic(&alias.value[2]),
+        Some(("!Ref".into(), "AWS::NoValue".into()))
+    );
+    // The alias is the CDN's only when the CDN is on and has its certificate.
+    let has_alias = serde_norway::to_string(&template["Conditions"]["CdnHasAlias"]).unwrap();
+    for needed in ["CdnEnabled", "CdnDomainName", "CdnCertificateArn"] {
+        assert!(has_alias.contains(needed), "CdnHasAlias: {has_alias}");
+    }
+    let config = cdn_config(&template);
+    let aliases = serde_norway::to_string(&config["Aliases"]).unwrap();
+    assert!(
+        aliases.contains("CdnHasAlias") && aliases.contains("CdnDomainName"),
+        "{aliases}"
+    );
+    let certificate = serde_norway::to_string(&config["ViewerCertificate"]).unwrap();
+    assert!(certificate.contains("CdnCertificateArn"), "{certificate}");
+    // The CdnUrl output is the same URL.
+    let Value::Tagged(output) = &template["Outputs"]["CdnUrl"]["Value"] else {
+        panic!("CdnUrl is an !If");
+    };
+    assert_eq!(output.value[0], "CdnHasAlias");
+    assert_eq!(intrinsic(&output.value[1]), Some(cdn_url));
+
+    // No API function (nor the Globals every function gets) names the distribution.
+    let globals = serde_norway::to_string(&template["Globals"]).unwrap();
+    assert!(!globals.contains("AssetsCdn"));
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        let routed = resource["Properties"]["Events"]
+            .as_mapping()
+            .is_some_and(|events| events.values().any(|e| e["Type"] == "HttpApi"));
+        if routed {
+            let text = serde_norway::to_string(resource).unwrap();
+            assert!(
+                !text.contains("AssetsCdn"),
+                "{name:?} names the CDN: a cycle"
+            );
+            // Nor does its role (the function names the role).
+            if let Some((_, role)) = intrinsic(&resource["Properties"]["Role"]) {
+                let role = resource_text(&template, role.trim_end_matches(".Arn"));
+                assert!(!role.contains("AssetsCdn"), "{name:?}'s role names the CDN");
+            }
+        }
+    }
+}
+
+fn resource_text(template: &Value, name: &str) -> String {
+    serde_norway::to_string(resource(template, name)).unwrap()
 }

@@ -952,6 +952,7 @@ async fn enumerations_are_read_in_any_case() {
     assert_eq!(error_code(&unknown), "invalid_parameter");
 }
 
+mod cdn_sharing;
 mod clients;
 mod direct_upload;
 mod lifecycle;

@@ -7,7 +7,7 @@ use lambda_http::{Body, Response};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 
-use crate::domain::{Asset, StoredRendition, Visibility, display_filename};
+use crate::domain::{Asset, Reader, StoredRendition, display_filename};
 
 /// Thirty days: assets never change under a key, so clients may keep them that long.
 pub const ASSET_MAX_AGE_SECS: u64 = 30 * 24 * 3600;
@@ -43,9 +43,13 @@ impl AssetHeaders {
         Self {
             content_type: asset.content_type.clone(),
             content_disposition: content_disposition(disposition, &filename),
-            cache_control: match asset.visibility {
-                Visibility::Public => format!("public, max-age={ASSET_MAX_AGE_SECS}, immutable"),
-                Visibility::Private => format!("private, max-age={ASSET_MAX_AGE_SECS}"),
+            // Shared caches (a CDN, a proxy) may keep only what every viewer may read: an
+            // inactive public asset is its owner's alone (`Asset::readable_by`), so it is
+            // `private` like a private one, or a CDN would hand the owner's copy to anyone.
+            cache_control: if asset.readable_by(Reader::Anonymous) {
+                format!("public, max-age={ASSET_MAX_AGE_SECS}, immutable")
+            } else {
+                format!("private, max-age={ASSET_MAX_AGE_SECS}")
             },
             etag: asset.etag(),
         }
