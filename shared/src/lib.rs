@@ -17,6 +17,6 @@ pub use app::App;
 pub use domain::Visibility;
 pub use handlers::{
     ObjectCreatedEvent, RetryLater, abort_upload, complete_upload, finalize_staged_object,
-    get_asset, mint_upload_token, part_url, start_upload, upload, upload_status,
+    get_asset, mint_upload_token, part_url, sign_asset_url, start_upload, upload, upload_status,
 };
 pub use telemetry::init_tracing;

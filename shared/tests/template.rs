@@ -12,19 +12,19 @@ use std::time::Duration;
 
 use asset_service::domain::{
     ApiKeyHash, ApiKeyRecord, Asset, AssetKey, CompanyId, ListPage, ListQuery, PendingUpload,
-    UploadId, UploadState, UploadTokenRecord,
+    SigningKeys, UploadId, UploadState, UploadTokenRecord,
 };
 use asset_service::storage::memory::{
-    MemoryApiKeyRepo, MemoryAssetRepo, MemoryBlobStore, MemoryUploadRepo,
+    MemoryApiKeyRepo, MemoryAssetRepo, MemoryBlobStore, MemorySigningKeys, MemoryUploadRepo,
 };
 use asset_service::storage::{
     ApiKeyRepo, AssetRepo, BlobStore, Claim, MultipartCompletion, PresignedGet, PresignedPost,
-    PresignedRequest, StagedObject, StagingArea, StorageError, Transition, UploadRepo,
-    UploadedPart, dynamo, s3,
+    PresignedRequest, SigningKeyStore, StagedObject, StagingArea, StorageError, Transition,
+    UploadRepo, UploadedPart, dynamo, s3, secrets,
 };
 use asset_service::{
     App, Visibility, abort_upload, complete_upload, finalize_staged_object, get_asset,
-    mint_upload_token, part_url, start_upload, upload, upload_status,
+    mint_upload_token, part_url, sign_asset_url, start_upload, upload, upload_status,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -245,6 +245,15 @@ impl UploadRepo for Recording<Arc<MemoryUploadRepo>> {
     }
 }
 
+// Signed URLs (issue 13).
+#[async_trait]
+impl SigningKeyStore for Recording<Arc<MemorySigningKeys>> {
+    async fn keys(&self) -> Result<SigningKeys, StorageError> {
+        self.note("SigningKeyStore::keys");
+        self.inner.keys().await
+    }
+}
+
 struct Fixture {
     app: App,
     calls: Calls,
@@ -269,6 +278,10 @@ async fn fixture(inline_max_bytes: u64) -> Fixture {
         .await
         .unwrap();
     let calls = Calls::default();
+    let signing = Arc::new(Recording {
+        inner: Arc::new(MemorySigningKeys::default()),
+        calls: calls.clone(),
+    });
     let app = App::new(
         config,
         Arc::new(Recording {
@@ -291,7 +304,8 @@ async fn fixture(inline_max_bytes: u64) -> Fixture {
             inner: uploads.clone(),
             calls: calls.clone(),
         }),
-    );
+    )
+    .with_signing(signing);
     Fixture {
         app,
         calls,
@@ -397,8 +411,68 @@ async fn methods_called() -> BTreeMap<&'static str, BTreeSet<String>> {
         get_calls.extend(f.calls.lock().unwrap().iter().cloned());
     }
     out.insert("get-asset", get_calls);
+    signed_url_calls(&mut out).await;
     direct_upload_calls(&mut out).await;
     out
+}
+
+// Signed URLs (issue 13).
+fn sign_request(asset_key: &str, key: &str, body: &str) -> lambda_http::Request {
+    lambda_http::http::Request::builder()
+        .method("POST")
+        .uri(format!(
+            "https://api.example.com/api/v1/partner/asset/{asset_key}/url"
+        ))
+        .header("x-api-key", key)
+        .body(Body::Text(body.to_owned()))
+        .unwrap()
+        .with_path_parameters(std::collections::HashMap::from([(
+            "assetKey".to_string(),
+            asset_key.to_string(),
+        )]))
+}
+
+/// sign-asset-url minting (and refusing another company), and get-asset reading through signed
+/// URLs, inline and redirected, changed and intact.
+async fn signed_url_calls(out: &mut BTreeMap<&'static str, BTreeSet<String>>) {
+    for inline_max in [1 << 20, 1] {
+        let f = fixture(inline_max).await;
+        let response = upload(&f.app, Visibility::Private, upload_request(&f.key)).await;
+        let asset: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+        let asset_key = asset["key"].as_str().unwrap();
+        f.calls.lock().unwrap().clear();
+        let minted = sign_asset_url(&f.app, sign_request(asset_key, &f.key, "")).await;
+        assert_eq!(minted.status(), 201);
+        let missing = sign_request("AAAAAAAAAAAAAAAAAAAAAAAA", &f.key, "");
+        assert_eq!(sign_asset_url(&f.app, missing).await.status(), 404);
+        out.entry("sign-asset-url")
+            .or_default()
+            .extend(std::mem::take(&mut *f.calls.lock().unwrap()));
+        let minted: serde_json::Value = serde_json::from_slice(minted.body().as_ref()).unwrap();
+        let url = minted["url"].as_str().unwrap();
+        let query: Vec<(&str, &str)> = url
+            .split_once('?')
+            .unwrap()
+            .1
+            .split('&')
+            .map(|p| p.split_once('=').unwrap())
+            .collect();
+        let signed = |query: &[(&str, &str)]| {
+            get_request(asset_key, None, None).with_query_string_parameters(
+                query
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect::<std::collections::HashMap<_, _>>(),
+            )
+        };
+        let served = get_asset(&f.app, signed(&query)).await;
+        assert!(matches!(served.status().as_u16(), 200 | 302));
+        let changed = [query[0], ("signature", "x")];
+        assert_eq!(get_asset(&f.app, signed(&changed)).await.status(), 404);
+        out.entry("get-asset")
+            .or_default()
+            .extend(std::mem::take(&mut *f.calls.lock().unwrap()));
+    }
 }
 
 const PHOTO: &[u8] = include_bytes!("fixtures/photo.jpg");
@@ -673,7 +747,8 @@ async fn direct_upload_calls(out: &mut BTreeMap<&'static str, BTreeSet<String>>)
     }
 }
 
-/// `"{action} {resource}"`: the bucket prefix for S3 actions, `table` for DynamoDB's.
+/// `"{action} {resource}"`: the bucket prefix for S3 actions, `table` for DynamoDB's, `secret`
+/// for Secrets Manager's.
 fn required_actions(methods: &BTreeSet<String>) -> BTreeSet<String> {
     let mut actions = BTreeSet::new();
     for call in methods {
@@ -682,6 +757,8 @@ fn required_actions(methods: &BTreeSet<String>) -> BTreeSet<String> {
             actions.insert(format!("{action} {prefix}"));
         } else if let Some((_, list)) = dynamo::IAM_ACTIONS.iter().find(|(m, _)| *m == method) {
             actions.extend(list.iter().map(|a| format!("{a} table")));
+        } else if let Some((_, list)) = secrets::IAM_ACTIONS.iter().find(|(m, _)| *m == method) {
+            actions.extend(list.iter().map(|a| format!("{a} secret")));
         } else {
             panic!("no IAM action known for storage method {method}");
         }
@@ -732,7 +809,7 @@ fn as_list(value: &Value) -> Vec<&Value> {
     }
 }
 
-const FUNCTIONS: [(&str, &str); 10] = [
+const FUNCTIONS: [(&str, &str); 11] = [
     ("UploadPrivateFunction", "upload-private"),
     ("UploadPublicFunction", "upload-public"),
     ("GetAssetFunction", "get-asset"),
@@ -743,6 +820,8 @@ const FUNCTIONS: [(&str, &str); 10] = [
     ("UploadTokenFunction", "upload-token"),
     ("UploadCompleteFunction", "upload-complete"),
     ("UploadFinalizeFunction", "upload-finalize"),
+    // Signed URLs (issue 13).
+    ("SignAssetUrlFunction", "sign-asset-url"),
 ];
 
 #[tokio::test]
@@ -790,6 +869,11 @@ async fn each_function_is_granted_exactly_what_its_code_calls() {
                         "dynamodb" => {
                             granted.insert(format!("{action} table"));
                             ("!GetAtt".to_owned(), "AssetsTable.Arn".to_owned())
+                        }
+                        // Signed URLs (issue 13): only the signing secret, by its own ARN.
+                        "secretsmanager" => {
+                            granted.insert(format!("{action} secret"));
+                            ("!Ref".to_owned(), "SigningSecret".to_owned())
                         }
                         "logs" => {
                             let group = logical.replace("Function", "LogGroup");
@@ -1059,6 +1143,8 @@ fn function_timeouts_hold_the_sdk_timeout_budget() {
         ("UploadStatusFunction", 2),
         ("UploadAbortFunction", 2),
         ("UploadCompleteFunction", 2),
+        // Key, asset (and the secret, once per instance).
+        ("SignAssetUrlFunction", 2),
     ] {
         let timeout = resource(&template, logical)["Properties"]["Timeout"]
             .as_u64()
@@ -1068,4 +1154,25 @@ fn function_timeouts_hold_the_sdk_timeout_budget() {
             "{logical}: {timeout} s cannot hold {operations} x {operation} s SDK operations"
         );
     }
+}
+
+/// Signed URLs (issue 13): the secret is generated by CloudFormation, never written in the
+/// template, long enough for HMAC-SHA256 (`secrets::MIN_SECRET_BYTES`) and free of punctuation
+/// (nothing to escape in an environment or a shell); every function is told its ARN.
+#[test]
+fn the_signing_secret_is_generated_and_named_to_every_function() {
+    let template = template();
+    let secret = resource(&template, "SigningSecret");
+    assert_eq!(secret["Type"], "AWS::SecretsManager::Secret");
+    let generate = &secret["Properties"]["GenerateSecretString"];
+    let length = generate["PasswordLength"].as_u64().unwrap();
+    assert!(length >= 64 && length as usize >= secrets::MIN_SECRET_BYTES);
+    assert_eq!(generate["ExcludePunctuation"], true);
+    assert!(secret["Properties"]["SecretString"].is_null());
+    assert_eq!(
+        intrinsic(
+            &template["Globals"]["Function"]["Environment"]["Variables"]["SIGNING_SECRET_ID"]
+        ),
+        Some(("!Ref".into(), "SigningSecret".into()))
+    );
 }

@@ -3,12 +3,14 @@
 mod direct_upload;
 mod finalize;
 mod get_asset;
+mod sign_asset_url;
 mod upload;
 mod upload_token;
 
 pub use direct_upload::{abort_upload, complete_upload, part_url, start_upload, upload_status};
 pub use finalize::{ObjectCreatedEvent, RetryLater, finalize_staged_object};
 pub use get_asset::get_asset;
+pub use sign_asset_url::sign_asset_url;
 pub use upload::upload;
 pub use upload_token::mint_upload_token;
 

@@ -955,6 +955,7 @@ async fn enumerations_are_read_in_any_case() {
 mod clients;
 mod direct_upload;
 mod ranges;
+mod signed_urls;
 mod upload_tokens;
 
 #[tokio::test]
