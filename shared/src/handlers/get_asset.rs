@@ -43,9 +43,13 @@ async fn try_get(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let wanted = rendition_param(req)?;
     // An API key decides who reads, signature parameters or not; without one, a signed URL's
     // parameters are checked before any storage is read, and its remaining life bounds caching.
-    let signed_for_s = match (&company, signed_url_params(req)?) {
-        (None, Some(params)) => Some(verified(app, &key, wanted, &params).await?),
-        _ => None,
+    let signed = match company {
+        Some(_) => None,
+        None => signed_url_params(req)?,
+    };
+    let signed_for_s = match signed {
+        Some(params) => Some(verified(app, &key, wanted, &params).await?),
+        None => None,
     };
     let reader = match (&company, signed_for_s) {
         (Some(company), _) => Reader::Company(company),
