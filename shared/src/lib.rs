@@ -18,6 +18,6 @@ pub use domain::Visibility;
 pub use handlers::{
     ObjectCreatedEvent, RetryLater, TableStreamEvent, abort_upload, complete_upload, delete_asset,
     finalize_staged_object, get_asset, handle_asset_events, list_assets, mint_upload_token,
-    part_url, start_upload, update_asset, upload, upload_status,
+    part_url, sign_asset_url, start_upload, update_asset, upload, upload_status,
 };
 pub use telemetry::init_tracing;

@@ -16,13 +16,13 @@ use asset_service::storage::memory::{
 use asset_service::{
     App, ObjectCreatedEvent, TableStreamEvent, Visibility, abort_upload, complete_upload,
     delete_asset, finalize_staged_object, get_asset, handle_asset_events, list_assets,
-    mint_upload_token, part_url, start_upload, update_asset, upload, upload_status,
+    mint_upload_token, part_url, sign_asset_url, start_upload, update_asset, upload, upload_status,
 };
 use lambda_http::http::HeaderValue;
 use lambda_http::{Request, RequestExt};
 
 /// Every file in `events/`, each run by a test below.
-const SAMPLES: [&str; 17] = [
+const SAMPLES: [&str; 18] = [
     "get-asset.json",
     "get-asset-handle-error.json",
     "upload-private.json",
@@ -40,6 +40,7 @@ const SAMPLES: [&str; 17] = [
     "delete-asset.json",
     "delete-asset-erase.json",
     "asset-events-ttl-purge.json",
+    "sign-asset-url.json",
 ];
 
 /// The upload the direct-upload samples name (their path's `{uploadId}` and staging key).
@@ -345,4 +346,66 @@ async fn the_stream_sample_purges_the_deleted_asset() {
     let answer = handle_asset_events(&app, event).await;
     assert!(answer.batch_item_failures.is_empty(), "{name}");
     assert!(blobs.is_empty(), "{name}: the purge removed the original");
+}
+
+/// Signed URLs (issue 13): the sample mints a URL for the thumb of acme's image under the sample
+/// key, on the event's host, and that URL reads the thumb without any header.
+#[tokio::test]
+async fn the_sign_event_mints_a_url_that_reads_the_thumb() {
+    use asset_service::domain::{Asset, NewAsset, RenditionSize, StoredRendition, detect_content};
+    use asset_service::storage::memory::MemorySigningKeys;
+    let (app, key, blobs) = app_with_storage().await;
+    let app = app.with_signing(Arc::new(MemorySigningKeys::default()));
+    let png = include_bytes!("fixtures/logo.png");
+    let content = detect_content(png, None).unwrap();
+    let asset = Asset::create(NewAsset {
+        key: AssetKey::parse("Zm9vYmFyYmF6cXV4MTIzNDU2").unwrap(),
+        company_id: CompanyId::parse("acme").unwrap(),
+        name: "logo.png".into(),
+        visibility: Visibility::Private,
+        content: &content,
+        size: png.len() as u64,
+        sha256: asset_service::domain::sha256_hex(png),
+        dimensions: Some((128, 128)),
+        renditions: vec![StoredRendition::describe(
+            RenditionSize::Thumb,
+            "image/png",
+            png,
+            128,
+            128,
+        )],
+        now_ms: 1_795_813_200_000,
+    });
+    app.assets.insert(&asset).await.unwrap();
+    asset_service::storage::BlobStore::put(
+        blobs.as_ref(),
+        &asset.rendition_object_key(RenditionSize::Thumb),
+        bytes::Bytes::from_static(png),
+        "image/png",
+    )
+    .await
+    .unwrap();
+
+    let response = sign_asset_url(&app, keyed_event("sign-asset-url.json", &key)).await;
+    assert_eq!(response.status(), 201, "sign-asset-url.json");
+    let minted = json_of(&response);
+    assert_eq!(minted["size"], "thumb");
+    let url = minted["url"].as_str().unwrap();
+    let query = url
+        .strip_prefix(
+            "https://abc123.execute-api.us-east-1.amazonaws.com/api/v1/partner/asset/\
+             Zm9vYmFyYmF6cXV4MTIzNDU2?",
+        )
+        .unwrap_or_else(|| panic!("{url}"));
+    let params: std::collections::HashMap<String, String> = query
+        .split('&')
+        .map(|p| p.split_once('=').unwrap())
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let mut read = event("get-asset.json");
+    read.headers_mut().remove("if-none-match");
+    let read = read.with_query_string_parameters(params);
+    let response = get_asset(&app, read).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.body().as_ref(), png);
 }

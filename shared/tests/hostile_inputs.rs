@@ -17,7 +17,7 @@ use asset_service::storage::memory::{
 };
 use asset_service::{
     App, Visibility, abort_upload, complete_upload, delete_asset, get_asset, list_assets, part_url,
-    start_upload, update_asset, upload, upload_status,
+    sign_asset_url, start_upload, update_asset, upload, upload_status,
 };
 use lambda_http::http::{HeaderName, HeaderValue};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -823,6 +823,104 @@ async fn cross_tenant_matrix_for_the_lifecycle() {
     )
     .await;
     assert_eq!(own.status(), 200);
+}
+
+// ------------------------------------------------------------------ signed URLs (issue 13)
+
+fn sign_request(asset_key: &str, key: &str, body: &str) -> Request {
+    lambda_http::http::Request::builder()
+        .method("POST")
+        .uri(format!(
+            "https://assets.test/api/v1/partner/asset/{asset_key}/url"
+        ))
+        .header("x-api-key", key)
+        .body(Body::Text(body.to_owned()))
+        .unwrap()
+        .with_path_parameters(HashMap::from([(
+            "assetKey".to_string(),
+            asset_key.to_string(),
+        )]))
+}
+
+/// The query pairs of a minted URL's, plus `extra`.
+fn signed_query<'a>(url: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut pairs: Vec<(&str, &str)> = url
+        .split_once('?')
+        .unwrap()
+        .1
+        .split('&')
+        .map(|p| p.split_once('=').unwrap())
+        .collect();
+    pairs.extend_from_slice(extra);
+    pairs
+}
+
+/// Signing (`POST /{assetKey}/url`): another company's key gets, byte for byte, the 404 of an
+/// unknown asset for every asset of the first company (private, public, with any body), and
+/// mints nothing. A signed URL reads only the asset, size and expiry it was minted for, and a
+/// key presented with it decides: another company's key cannot borrow it.
+#[tokio::test]
+async fn cross_tenant_matrix_for_signed_urls() {
+    let mut s = stack().await;
+    s.app.signing = Arc::new(asset_service::storage::memory::MemorySigningKeys::default());
+    let private = upload_named(&s, b"secret", "secret.png", Visibility::Private).await;
+    let public = upload_named(&s, b"shared", "shared.png", Visibility::Public).await;
+    let other = upload_named(&s, b"other", "other.png", Visibility::Private).await;
+    let private_key = private["key"].as_str().unwrap();
+    let public_key = public["key"].as_str().unwrap();
+    let other_key = other["key"].as_str().unwrap();
+    let missing = "AAAAAAAAAAAAAAAAAAAAAAAA";
+
+    for body in [
+        "",
+        "{}",
+        r#"{"size": "thumb"}"#,
+        r#"{"expiresIn": 60}"#,
+        "{",
+    ] {
+        let unknown = sign_asset_url(&s.app, sign_request(missing, &s.globex, body)).await;
+        for asset_key in [private_key, public_key] {
+            let foreign = sign_asset_url(&s.app, sign_request(asset_key, &s.globex, body)).await;
+            assert_eq!(
+                comparable(&foreign),
+                comparable(&unknown),
+                "{asset_key} {body}"
+            );
+        }
+    }
+    let unknown = get_asset(&s.app, get_request(missing, None, &[], &[])).await;
+    let foreign = sign_asset_url(&s.app, sign_request(private_key, &s.globex, "")).await;
+    assert_eq!(foreign.status(), 404);
+    assert_eq!(foreign.body().as_ref(), unknown.body().as_ref());
+
+    let minted = sign_asset_url(&s.app, sign_request(private_key, &s.acme, "")).await;
+    assert_eq!(minted.status(), 201);
+    let minted: serde_json::Value = serde_json::from_slice(minted.body().as_ref()).unwrap();
+    let url = minted["url"].as_str().unwrap();
+    let query = signed_query(url, &[]);
+    let read = get_asset(&s.app, get_request(private_key, None, &[], &query)).await;
+    assert_eq!(read.status(), 200);
+    assert_eq!(read.body().as_ref(), support::PNG);
+
+    for query in [query.clone(), signed_query(url, &[("handleError", "true")])] {
+        // The signature on another asset of the same company, or on an unknown key.
+        for (asset_key, reader) in [
+            (other_key, None),
+            (missing, None),
+            (private_key, Some(s.globex.as_str())),
+        ] {
+            let borrowed = get_asset(&s.app, get_request(asset_key, reader, &[], &query)).await;
+            let plain: Vec<(&str, &str)> = query
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k == "handleError")
+                .collect();
+            let unknown = get_asset(&s.app, get_request(missing, reader, &[], &plain)).await;
+            assert_eq!(borrowed.status(), 404, "{asset_key} {reader:?}");
+            assert_eq!(comparable(&borrowed), comparable(&unknown));
+        }
+    }
+    assert_eq!(s.assets.len(), 3, "nothing minted, changed or stored");
 }
 
 fn upload_api(method: &str, url: &str, key: &str, body: Option<serde_json::Value>) -> Request {

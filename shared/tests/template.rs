@@ -10,10 +10,9 @@ use asset_service::auth::issue_key;
 use asset_service::config::Config;
 use std::time::Duration;
 
-use asset_service::domain::SigningKeys;
 use asset_service::domain::{
     ApiKeyHash, ApiKeyRecord, Asset, AssetKey, CompanyId, ListPage, ListQuery, PendingUpload,
-    UploadId, UploadState, UploadTokenRecord,
+    SigningKeys, UploadId, UploadState, UploadTokenRecord,
 };
 use asset_service::storage::memory::{
     MemoryApiKeyRepo, MemoryAssetRepo, MemoryBlobStore, MemorySigningKeys, MemoryUploadRepo,
@@ -25,8 +24,8 @@ use asset_service::storage::{
 };
 use asset_service::{
     App, Visibility, abort_upload, complete_upload, delete_asset, finalize_staged_object,
-    get_asset, handle_asset_events, list_assets, mint_upload_token, part_url, start_upload,
-    update_asset, upload, upload_status,
+    get_asset, handle_asset_events, list_assets, mint_upload_token, part_url, sign_asset_url,
+    start_upload, update_asset, upload, upload_status,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -289,6 +288,10 @@ async fn fixture(inline_max_bytes: u64) -> Fixture {
         .await
         .unwrap();
     let calls = Calls::default();
+    let signing = Arc::new(Recording {
+        inner: Arc::new(MemorySigningKeys::default()),
+        calls: calls.clone(),
+    });
     let app = App::new(
         config,
         Arc::new(Recording {
@@ -312,10 +315,7 @@ async fn fixture(inline_max_bytes: u64) -> Fixture {
             calls: calls.clone(),
         }),
     )
-    .with_signing(Arc::new(Recording {
-        inner: Arc::new(MemorySigningKeys::default()),
-        calls: calls.clone(),
-    }));
+    .with_signing(signing);
     Fixture {
         app,
         calls,
@@ -421,6 +421,7 @@ async fn methods_called() -> BTreeMap<&'static str, BTreeSet<String>> {
         get_calls.extend(f.calls.lock().unwrap().iter().cloned());
     }
     out.insert("get-asset", get_calls);
+    signed_url_calls(&mut out).await;
     direct_upload_calls(&mut out).await;
     lifecycle_calls(&mut out).await;
     out
@@ -567,6 +568,65 @@ async fn lifecycle_calls(out: &mut BTreeMap<&'static str, BTreeSet<String>>) {
     assert!(answer.batch_item_failures.is_empty());
     assert!(f.blobs.is_empty(), "the purge removed the last object");
     out.insert("asset-events", f.calls.lock().unwrap().clone());
+}
+
+// Signed URLs (issue 13).
+fn sign_request(asset_key: &str, key: &str, body: &str) -> lambda_http::Request {
+    lambda_http::http::Request::builder()
+        .method("POST")
+        .uri(format!(
+            "https://api.example.com/api/v1/partner/asset/{asset_key}/url"
+        ))
+        .header("x-api-key", key)
+        .body(Body::Text(body.to_owned()))
+        .unwrap()
+        .with_path_parameters(std::collections::HashMap::from([(
+            "assetKey".to_string(),
+            asset_key.to_string(),
+        )]))
+}
+
+/// sign-asset-url minting (and refusing another company), and get-asset reading through signed
+/// URLs, inline and redirected, changed and intact.
+async fn signed_url_calls(out: &mut BTreeMap<&'static str, BTreeSet<String>>) {
+    for inline_max in [1 << 20, 1] {
+        let f = fixture(inline_max).await;
+        let response = upload(&f.app, Visibility::Private, upload_request(&f.key)).await;
+        let asset: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+        let asset_key = asset["key"].as_str().unwrap();
+        f.calls.lock().unwrap().clear();
+        let minted = sign_asset_url(&f.app, sign_request(asset_key, &f.key, "")).await;
+        assert_eq!(minted.status(), 201);
+        let missing = sign_request("AAAAAAAAAAAAAAAAAAAAAAAA", &f.key, "");
+        assert_eq!(sign_asset_url(&f.app, missing).await.status(), 404);
+        out.entry("sign-asset-url")
+            .or_default()
+            .extend(std::mem::take(&mut *f.calls.lock().unwrap()));
+        let minted: serde_json::Value = serde_json::from_slice(minted.body().as_ref()).unwrap();
+        let url = minted["url"].as_str().unwrap();
+        let query: Vec<(&str, &str)> = url
+            .split_once('?')
+            .unwrap()
+            .1
+            .split('&')
+            .map(|p| p.split_once('=').unwrap())
+            .collect();
+        let signed = |query: &[(&str, &str)]| {
+            get_request(asset_key, None, None).with_query_string_parameters(
+                query
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect::<std::collections::HashMap<_, _>>(),
+            )
+        };
+        let served = get_asset(&f.app, signed(&query)).await;
+        assert!(matches!(served.status().as_u16(), 200 | 302));
+        let changed = [query[0], ("signature", "x")];
+        assert_eq!(get_asset(&f.app, signed(&changed)).await.status(), 404);
+        out.entry("get-asset")
+            .or_default()
+            .extend(std::mem::take(&mut *f.calls.lock().unwrap()));
+    }
 }
 
 const PHOTO: &[u8] = include_bytes!("fixtures/photo.jpg");
@@ -841,7 +901,8 @@ async fn direct_upload_calls(out: &mut BTreeMap<&'static str, BTreeSet<String>>)
     }
 }
 
-/// `"{action} {resource}"`: the bucket prefix for S3 actions, `table` for DynamoDB's.
+/// `"{action} {resource}"`: the bucket prefix for S3 actions, `table` for DynamoDB's, `secret`
+/// for Secrets Manager's.
 fn required_actions(methods: &BTreeSet<String>) -> BTreeSet<String> {
     let mut actions = BTreeSet::new();
     for call in methods {
@@ -911,7 +972,7 @@ fn as_list(value: &Value) -> Vec<&Value> {
     }
 }
 
-const FUNCTIONS: [(&str, &str); 14] = [
+const FUNCTIONS: [(&str, &str); 15] = [
     ("UploadPrivateFunction", "upload-private"),
     ("UploadPublicFunction", "upload-public"),
     ("GetAssetFunction", "get-asset"),
@@ -926,6 +987,8 @@ const FUNCTIONS: [(&str, &str); 14] = [
     ("UpdateAssetFunction", "update-asset"),
     ("DeleteAssetFunction", "delete-asset"),
     ("AssetEventsFunction", "asset-events"),
+    // Signed URLs (issue 13).
+    ("SignAssetUrlFunction", "sign-asset-url"),
 ];
 
 #[tokio::test]
@@ -988,6 +1051,7 @@ async fn each_function_is_granted_exactly_what_its_code_calls() {
                             granted.insert(format!("{action} table"));
                             ("!GetAtt".to_owned(), "AssetsTable.Arn".to_owned())
                         }
+                        // Signed URLs (issue 13): only the signing secret, by its own ARN.
                         "secretsmanager" => {
                             granted.insert(format!("{action} secret"));
                             ("!Ref".to_owned(), "SigningSecret".to_owned())
@@ -1293,6 +1357,8 @@ fn function_timeouts_hold_the_sdk_timeout_budget() {
         ("UploadStatusFunction", 2),
         ("UploadAbortFunction", 2),
         ("UploadCompleteFunction", 2),
+        // Key, asset (and the secret, once per instance).
+        ("SignAssetUrlFunction", 2),
     ] {
         let timeout = resource(&template, logical)["Properties"]["Timeout"]
             .as_u64()
@@ -1698,4 +1764,25 @@ fn public_base_url_leads_to_the_cdn_without_a_cycle() {
 
 fn resource_text(template: &Value, name: &str) -> String {
     serde_norway::to_string(resource(template, name)).unwrap()
+}
+
+/// Signed URLs (issue 13): the secret is generated by CloudFormation, never written in the
+/// template, long enough for HMAC-SHA256 (`secrets::MIN_SECRET_BYTES`) and free of punctuation
+/// (nothing to escape in an environment or a shell); every function is told its ARN.
+#[test]
+fn the_signing_secret_is_generated_and_named_to_every_function() {
+    let template = template();
+    let secret = resource(&template, "SigningSecret");
+    assert_eq!(secret["Type"], "AWS::SecretsManager::Secret");
+    let generate = &secret["Properties"]["GenerateSecretString"];
+    let length = generate["PasswordLength"].as_u64().unwrap();
+    assert!(length >= 64 && length as usize >= secrets::MIN_SECRET_BYTES);
+    assert_eq!(generate["ExcludePunctuation"], true);
+    assert!(secret["Properties"]["SecretString"].is_null());
+    assert_eq!(
+        intrinsic(
+            &template["Globals"]["Function"]["Environment"]["Variables"]["SIGNING_SECRET_ID"]
+        ),
+        Some(("!Ref".into(), "SigningSecret".into()))
+    );
 }

@@ -29,8 +29,8 @@ pub use lifecycle::{
 };
 pub use rendition::{InvalidRenditionSizes, RenditionSize, RenditionSizes, fit_within};
 pub use signature::{
-    DEFAULT_SIGNED_URL_LIFETIME, InvalidCursor, MAX_SIGNED_URL_LIFETIME, SignedUrlError,
-    SignedUrlGrant, SigningKeys, open_cursor, seal_cursor,
+    DEFAULT_SIGNED_URL_LIFETIME, InvalidCursor, InvalidLifetime, MAX_SIGNED_URL_LIFETIME,
+    SignedUrlError, SignedUrlGrant, SigningKeys, open_cursor, seal_cursor, signed_url_lifetime,
 };
 pub use upload::{
     MAX_PART_BYTES, MAX_PARTS, MIN_PART_BYTES, PendingUpload, PlanError, Refusal, STAGING_PREFIX,

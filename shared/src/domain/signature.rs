@@ -129,6 +129,23 @@ impl SignedUrlGrant {
     }
 }
 
+/// A requested signed-URL lifetime outside 1 s..=[`MAX_SIGNED_URL_LIFETIME`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("expiresIn must be 1 to {} seconds", MAX_SIGNED_URL_LIFETIME.as_secs())]
+pub struct InvalidLifetime;
+
+/// The life of a URL about to be signed: `expires_in_s` seconds, or
+/// [`DEFAULT_SIGNED_URL_LIFETIME`] when the request names none.
+pub fn signed_url_lifetime(expires_in_s: Option<u64>) -> Result<Duration, InvalidLifetime> {
+    match expires_in_s {
+        None => Ok(DEFAULT_SIGNED_URL_LIFETIME),
+        Some(s) if (1..=MAX_SIGNED_URL_LIFETIME.as_secs()).contains(&s) => {
+            Ok(Duration::from_secs(s))
+        }
+        Some(_) => Err(InvalidLifetime),
+    }
+}
+
 /// A list cursor is not the company's, was altered, or was never one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("cursor is not valid")]
@@ -192,6 +209,18 @@ mod tests {
             Err(SignedUrlError::Expired)
         );
         assert_eq!(g.remaining_s(3_000), 0);
+    }
+
+    #[test]
+    fn lifetimes_default_to_an_hour_and_stop_at_seven_days() {
+        assert_eq!(signed_url_lifetime(None), Ok(DEFAULT_SIGNED_URL_LIFETIME));
+        assert_eq!(signed_url_lifetime(Some(1)), Ok(Duration::from_secs(1)));
+        assert_eq!(
+            signed_url_lifetime(Some(604_800)),
+            Ok(MAX_SIGNED_URL_LIFETIME)
+        );
+        assert_eq!(signed_url_lifetime(Some(0)), Err(InvalidLifetime));
+        assert_eq!(signed_url_lifetime(Some(604_801)), Err(InvalidLifetime));
     }
 
     #[test]

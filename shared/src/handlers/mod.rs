@@ -7,6 +7,7 @@ mod finalize;
 mod get_asset;
 mod list_assets;
 mod owned;
+mod sign_asset_url;
 mod update_asset;
 mod upload;
 mod upload_token;
@@ -19,6 +20,7 @@ pub use update_asset::update_asset;
 pub use direct_upload::{abort_upload, complete_upload, part_url, start_upload, upload_status};
 pub use finalize::{ObjectCreatedEvent, RetryLater, finalize_staged_object};
 pub use get_asset::get_asset;
+pub use sign_asset_url::sign_asset_url;
 pub use upload::upload;
 pub use upload_token::mint_upload_token;
 

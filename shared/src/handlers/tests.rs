@@ -957,6 +957,7 @@ mod clients;
 mod direct_upload;
 mod lifecycle;
 mod ranges;
+mod signed_urls;
 mod upload_tokens;
 
 #[tokio::test]

@@ -10,6 +10,7 @@ mod placeholder;
 mod range;
 mod request;
 mod response;
+mod signed_url_json;
 mod upload_json;
 mod upload_path;
 mod uppy_json;
@@ -23,12 +24,14 @@ pub use range::{Part, requested_part};
 #[cfg(test)]
 pub(crate) use request::QUERY_BOOL_SPELLINGS;
 pub use request::{
-    asset_key_param, base_url, handle_error_flag, presented_api_key, query_bool, rendition_param,
+    SignedUrlParams, asset_key_param, base_url, handle_error_flag, presented_api_key, query_bool,
+    rendition_param, signed_url_params,
 };
 pub use response::{
     AssetHeaders, asset_head, asset_response, json_response, not_modified, partial_response,
     redirect, without_body,
 };
+pub use signed_url_json::{SignAssetUrl, SignedAssetUrl};
 pub use upload_json::{
     CompleteUpload, CompletedPartJson, MintUploadToken, MintedUploadToken, PartUrl, RefusalJson,
     SignedRequest, StartUpload, StartedUpload, UploadStatus,

@@ -127,6 +127,40 @@ pub fn rendition_param(req: &Request) -> Result<Option<RenditionSize>, ApiError>
     })
 }
 
+/// The asset routes' common prefix.
+const ASSET_PATH: &str = "/api/v1/partner/asset/";
+
+/// The `expires` (Unix seconds) and `signature` query parameters of a signed URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedUrlParams {
+    pub expires_s: i64,
+    pub signature: String,
+}
+
+/// The signed-URL parameters of a GET: `None` when neither `expires` nor `signature` is present
+/// (an ordinary GET). One without the other, or an `expires` that is not a whole number of
+/// seconds, is a signed URL that was changed: 404, exactly like a wrong signature.
+pub fn signed_url_params(req: &Request) -> Result<Option<SignedUrlParams>, ApiError> {
+    let params = req.query_string_parameters_ref();
+    let expires = params.and_then(|p| p.first("expires"));
+    let signature = params.and_then(|p| p.first("signature"));
+    match (expires, signature) {
+        (None, None) => Ok(None),
+        (Some(expires), Some(signature)) => {
+            let expires_s = expires
+                .parse::<i64>()
+                .ok()
+                .filter(|_| expires.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or(ApiError::NotFound)?;
+            Ok(Some(SignedUrlParams {
+                expires_s,
+                signature: signature.to_owned(),
+            }))
+        }
+        _ => Err(ApiError::NotFound),
+    }
+}
+
 /// The `{assetKey}` path segment, percent-decoded (local runners pass it encoded, API Gateway
 /// decoded), taken from the path parameters or else the last segment of the path. Anything that is
 /// not a well-formed key cannot name an asset: 404.
@@ -135,13 +169,15 @@ pub fn asset_key_param(req: &Request) -> Result<AssetKey, ApiError> {
         .path_parameters_ref()
         .and_then(|p| p.first("assetKey"))
         .map(str::to_owned);
+    // Without path parameters: the segment after `/asset/` (`.../asset/{assetKey}/url` too),
+    // else the last one.
     let raw = from_params.unwrap_or_else(|| {
-        req.uri()
-            .path()
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .to_owned()
+        let path = req.uri().path();
+        let segment = match path.split_once(ASSET_PATH) {
+            Some((_, rest)) => rest.split('/').next(),
+            None => path.rsplit('/').next(),
+        };
+        segment.unwrap_or_default().to_owned()
     });
     let decoded: Cow<'_, str> = percent_decode_str(&raw)
         .decode_utf8()
@@ -196,6 +232,22 @@ mod tests {
             base_url(&config(None), &default_stage),
             "http://abc.execute-api.eu-west-1.amazonaws.com"
         );
+    }
+
+    #[test]
+    fn the_asset_key_is_the_segment_after_asset_without_path_parameters() {
+        let key = "Zm9vYmFyYmF6cXV4MTIzNDU2";
+        for path in [
+            format!("/api/v1/partner/asset/{key}"),
+            format!("/prod/api/v1/partner/asset/{key}/url"),
+            format!("/elsewhere/{key}"),
+        ] {
+            let req = lambda_http::http::Request::builder()
+                .uri(path.as_str())
+                .body(Body::Empty)
+                .unwrap();
+            assert_eq!(asset_key_param(&req).unwrap().as_str(), key, "{path}");
+        }
     }
 
     #[test]

@@ -72,6 +72,16 @@ impl AssetHeaders {
         }
     }
 
+    /// The same representation reached through a signed URL: `private` (never a shared cache's:
+    /// the URL is a credential) and cached at most as long as the URL still lives
+    /// (`remaining_s` seconds, capped at [`ASSET_MAX_AGE_SECS`]), never `immutable`.
+    pub fn for_signed_url(self, remaining_s: u64) -> Self {
+        Self {
+            cache_control: format!("private, max-age={}", remaining_s.min(ASSET_MAX_AGE_SECS)),
+            ..self
+        }
+    }
+
     /// Cache lifetime for a redirect or a presigned download: always shorter than the URL lives, so
     /// no cache keeps a link that has already expired.
     pub fn presigned_cache_control(ttl: Duration) -> String {
