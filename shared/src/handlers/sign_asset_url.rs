@@ -5,13 +5,11 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
+use super::owned::owned_asset;
 use crate::app::App;
-use crate::auth::{self, AuthError, now_ms};
+use crate::auth::now_ms;
 use crate::domain::{RenditionSize, SignedUrlGrant, signed_url_lifetime};
-use crate::http::{
-    ApiError, SignAssetUrl, SignedAssetUrl, asset_key_param, base_url, json_response, observed,
-    presented_api_key,
-};
+use crate::http::{ApiError, SignAssetUrl, SignedAssetUrl, base_url, json_response, observed};
 
 /// Answers 201 [`SignedAssetUrl`]. Errors: 401 without a valid API key; 404 for an unknown or
 /// deleted asset or another company's (public ones too: only the owner signs), byte for byte
@@ -30,10 +28,8 @@ pub async fn sign_asset_url(app: &App, req: Request) -> Response<Body> {
 }
 
 async fn try_sign(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let company = auth::company_for_key(app.keys.as_ref(), presented_api_key(req)?)
-        .await?
-        .ok_or(AuthError::Missing)?;
-    let key = asset_key_param(req)?;
+    // Only the owner signs, whatever the asset's visibility: anything else is get-asset's 404.
+    let (_, asset) = owned_asset(app, req, false).await?;
     let body = SignAssetUrl::parse(req.body().as_ref())?;
     let size = body
         .size
@@ -50,13 +46,6 @@ async fn try_sign(app: &App, req: &Request) -> Result<Response<Body>, ApiError> 
         .transpose()?;
     let lifetime = signed_url_lifetime(body.expires_in)
         .map_err(|err| ApiError::bad_request("invalid_field", err.to_string()))?;
-    // Only the owner signs, whatever the asset's visibility: anything else is get-asset's 404.
-    let asset = app
-        .assets
-        .find(&key)
-        .await?
-        .filter(|asset| !asset.deleted && asset.company_id == company)
-        .ok_or(ApiError::NotFound)?;
     // A URL minted now would answer 404 until the asset is active again: refuse it, so the
     // partner learns why instead of handing out a broken link.
     if !asset.active {
@@ -79,7 +68,7 @@ async fn try_sign(app: &App, req: &Request) -> Result<Response<Body>, ApiError> 
     }
     let keys = app.signing.keys().await?;
     let grant = SignedUrlGrant {
-        key,
+        key: asset.key.clone(),
         size,
         expires_s: now_ms() / 1000 + lifetime.as_secs() as i64,
     };
